@@ -1,0 +1,23 @@
+"""Operations routes: health probe and the admin reset."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from .deps import Service, require_admin
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="Liveness and store reachability")
+async def healthz(service: Service) -> dict:
+    """200 when the store answers a read; 503 when it does not."""
+    service.offer_stats(0)
+    return {"status": "ok"}
+
+
+@router.post("/admin/reset", summary="Clear all state", dependencies=[Depends(require_admin)])
+async def reset(service: Service) -> dict:
+    """Forgets every click and counter. Needs the admin key; start-up never does this."""
+    service.reset()
+    return {"status": "reset"}

@@ -1,0 +1,50 @@
+"""The application factory: one store and one service per app, no module-level state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import numpy as np
+from fastapi import FastAPI
+
+from .. import __version__
+from ..config import Settings
+from ..service import BanditService, Clock
+from ..store import Store, open_store
+from . import admin_routes, seed_routes
+from .errors import install_error_handlers
+
+DESCRIPTION = """
+Picks the advertiser offer for each click so that revenue per click (conversion rate ×
+payout) is maximal, learning from the conversions reported back.
+
+1. `GET /sample/` — choose an offer for a click among the eligible ones.
+2. `PUT /feedback/` — report the click's reward (0 = no conversion), once.
+3. `GET /offer_ids/{offer_id}/stats/` — the offer's counters.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    rng: np.random.Generator | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    settings = settings or Settings()
+    store = store or open_store(settings.store, sqlite_synchronous=settings.sqlite_synchronous)
+    service = BanditService(store, rng or np.random.default_rng(settings.seed), **({"clock": clock} if clock else {}))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    app = FastAPI(title="cpa-bandit", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.service = service
+    install_error_handlers(app)
+    app.include_router(seed_routes.router)
+    app.include_router(admin_routes.router)
+    return app

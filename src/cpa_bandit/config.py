@@ -1,0 +1,22 @@
+"""Settings from the environment (prefix ``CPA_BANDIT_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_STORE = "sqlite:///data/cpa-bandit.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CPA_BANDIT_", env_file=".env", extra="ignore")
+
+    store: str = Field(DEFAULT_STORE, description="sqlite:///path.db | memory://")
+    admin_key: SecretStr | None = Field(None, description="Key for admin routes; unset = admin routes refused.")
+    max_offers: int = Field(1000, ge=1, description="Most offer ids one /sample/ request may list.")
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
+        "NORMAL", description="NORMAL survives a process crash; FULL also survives power loss."
+    )
+    seed: int | None = Field(None, description="Seed for the policies' random generator (tests, replays).")

@@ -1,0 +1,78 @@
+"""The service's records and the refusals it can answer with, shared by every layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A click and the offer chosen for it, as stored when the click becomes pending."""
+
+    click_id: str
+    offer_id: int
+    source: str | None
+    created_at: float
+    params: dict[str, float | str] = field(default_factory=dict)
+    propensity: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The resolution of one click: its reward in micro-units (0 = no conversion)."""
+
+    click_id: str
+    offer_id: int
+    reward_micros: int
+
+    @property
+    def is_conversion(self) -> bool:
+        return self.reward_micros > 0
+
+
+@dataclass(frozen=True, slots=True)
+class OfferCounters:
+    """Lifetime counters of one offer. ``clicks`` counts decisions; the rest resolved clicks."""
+
+    offer_id: int
+    clicks: int = 0
+    resolved: int = 0
+    conversions: int = 0
+    reward_micros: int = 0
+
+
+class DomainError(Exception):
+    """A request the service refuses; carries what the client needs to know."""
+
+    status_code = 400
+
+    def __init__(self, detail: str, **extra: object) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class UnknownClick(DomainError):
+    status_code = 404
+
+
+class ConflictingFeedback(DomainError):
+    """Feedback for a click that was already resolved with another reward."""
+
+    status_code = 409
+
+
+class ConflictingDecision(DomainError):
+    """A click id that was already decided with an offer outside the new eligible list."""
+
+    status_code = 409
+
+
+class InvalidRequest(DomainError):
+    status_code = 422
+
+
+class StoreUnavailable(DomainError):
+    """The store cannot take the operation now; the client should retry."""
+
+    status_code = 503

@@ -1,0 +1,58 @@
+"""Bandit policies: pure functions from per-offer statistics to one chosen offer.
+
+No I/O here; the random generator is injected so that decisions are reproducible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+from .arms import ArmStats
+from .thompson import thompson_scores
+from .ucb import ucb_scores
+
+__all__ = ["ArmStats", "Choice", "PolicyParams", "Sampler", "select"]
+
+
+class Sampler(str, Enum):
+    ucb = "ucb"
+    thompson = "thompson"
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyParams:
+    """A sampler and its parameters, as the seed's `/sample/` takes them."""
+
+    sampler: Sampler = Sampler.ucb
+    ucb_c: float = 1.0
+    thompson_a: float = 1.0
+    thompson_b: float = 1.0
+
+    def as_dict(self) -> dict[str, float | str]:
+        if self.sampler is Sampler.ucb:
+            return {"sampler": self.sampler.value, "ucb_c": self.ucb_c}
+        return {"sampler": self.sampler.value, "thompson_a": self.thompson_a, "thompson_b": self.thompson_b}
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """The index of the chosen offer and, where it is known in closed form, the
+    probability with which the policy chose it (UCB: 1 / number of tied leaders)."""
+
+    index: int
+    propensity: float | None
+
+
+def select(stats: ArmStats, params: PolicyParams, rng: np.random.Generator) -> Choice:
+    """Pick one offer; ties between equal scores break uniformly at random."""
+    if params.sampler is Sampler.ucb:
+        scores = ucb_scores(stats, params.ucb_c)
+    else:
+        scores = thompson_scores(stats, params.thompson_a, params.thompson_b, rng)
+    leaders = np.flatnonzero(scores == scores.max())
+    index = int(leaders[0] if len(leaders) == 1 else rng.choice(leaders))
+    propensity = 1.0 / len(leaders) if params.sampler is Sampler.ucb else None
+    return Choice(index=index, propensity=propensity)

@@ -1,0 +1,26 @@
+"""Stores behind one protocol; ``open_store`` picks one from a URL.
+
+URLs: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, ``memory://``.
+"""
+
+from __future__ import annotations
+
+from .base import COUNTER_COLUMNS, Store
+from .memory import MemoryStore
+from .sqlite import SQLiteStore
+
+__all__ = ["COUNTER_COLUMNS", "MemoryStore", "SQLiteStore", "Store", "open_store"]
+
+
+def open_store(url: str, *, sqlite_synchronous: str = "NORMAL") -> Store:
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"store URL {url!r} has no scheme; use sqlite:///path.db or memory://")
+    if scheme == "memory":
+        return MemoryStore()
+    if scheme == "sqlite":
+        path = rest[1:] if rest.startswith("/") else rest
+        if not path:
+            raise ValueError(f"store URL {url!r} names no file; e.g. sqlite:///data/cpa-bandit.db")
+        return SQLiteStore(path, synchronous=sqlite_synchronous)
+    raise ValueError(f"unknown store scheme {scheme!r} in {url!r}; use sqlite:// or memory://")

@@ -1,0 +1,188 @@
+"""The embedded default store: one SQLite file in WAL mode, shared by worker processes.
+
+Every domain operation is one ``BEGIN IMMEDIATE`` transaction, so concurrent workers
+serialise their writes on SQLite's lock and counters stay exact. With WAL and
+``synchronous=NORMAL`` a committed transaction survives ``kill -9`` of the process (the
+WAL is written before COMMIT returns); ``synchronous=FULL`` also survives power loss, at
+the price of an fsync per request.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from ..domain import Decision, Outcome, StoreUnavailable, UnknownClick
+from .base import COUNTER_COLUMNS
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS clicks (
+    click_id      TEXT PRIMARY KEY,
+    offer_id      INTEGER NOT NULL,
+    source        TEXT,
+    created_at    REAL NOT NULL,
+    params        TEXT NOT NULL,
+    propensity    REAL,
+    reward_micros INTEGER,          -- NULL while the click is pending
+    resolved_at   REAL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS offer_stats (
+    offer_id      INTEGER PRIMARY KEY,
+    clicks        INTEGER NOT NULL DEFAULT 0,
+    resolved      INTEGER NOT NULL DEFAULT 0,
+    conversions   INTEGER NOT NULL DEFAULT 0,
+    reward_micros INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+_COUNTERS_SQL = (
+    f"SELECT offer_id, {', '.join(COUNTER_COLUMNS)} FROM offer_stats"
+    " WHERE offer_id IN (SELECT value FROM json_each(?))"
+)
+
+
+class SQLiteStore:
+    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 10_000):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._synchronous = synchronous
+        self._busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._migrate()
+
+    # --- domain operations -------------------------------------------------------------
+
+    def record_decision(self, decision: Decision) -> tuple[Decision, bool]:
+        with self._transaction() as db:
+            inserted = db.execute(
+                "INSERT INTO clicks (click_id, offer_id, source, created_at, params, propensity)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (click_id) DO NOTHING",
+                (
+                    decision.click_id,
+                    decision.offer_id,
+                    decision.source,
+                    decision.created_at,
+                    json.dumps(decision.params, separators=(",", ":")),
+                    decision.propensity,
+                ),
+            ).rowcount
+            if not inserted:
+                return self._stored_decision(db, decision.click_id), False
+            db.execute(
+                "INSERT INTO offer_stats (offer_id, clicks) VALUES (?, 1)"
+                " ON CONFLICT (offer_id) DO UPDATE SET clicks = clicks + 1",
+                (decision.offer_id,),
+            )
+            return decision, True
+
+    def resolve_click(self, click_id: str, reward_micros: int, at: float) -> tuple[Outcome, bool]:
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT offer_id, reward_micros FROM clicks WHERE click_id = ?", (click_id,)
+            ).fetchone()
+            if row is None:
+                raise UnknownClick(f"unknown click_id {click_id!r}: no decision was recorded for it")
+            offer_id, stored = row
+            if stored is not None:
+                return Outcome(click_id, offer_id, stored), False
+            db.execute(
+                "UPDATE clicks SET reward_micros = ?, resolved_at = ? WHERE click_id = ?",
+                (reward_micros, at, click_id),
+            )
+            db.execute(
+                "UPDATE offer_stats SET resolved = resolved + 1, conversions = conversions + ?,"
+                " reward_micros = reward_micros + ? WHERE offer_id = ?",
+                (int(reward_micros > 0), reward_micros, offer_id),
+            )
+            return Outcome(click_id, offer_id, reward_micros), True
+
+    def read_counters(self, offer_ids: Sequence[int]) -> np.ndarray:
+        matrix = np.zeros((len(offer_ids), len(COUNTER_COLUMNS)), dtype=np.int64)
+        with self._errors():
+            rows = self._db().execute(_COUNTERS_SQL, (json.dumps(list(offer_ids)),)).fetchall()
+        if rows:
+            position = {offer_id: i for i, offer_id in enumerate(offer_ids)}
+            for offer_id, *counters in rows:
+                matrix[position[offer_id]] = counters
+        return matrix
+
+    def reset(self) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM clicks")
+            db.execute("DELETE FROM offer_stats")
+
+    def close(self) -> None:
+        with self._connections_lock:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    # --- plumbing ----------------------------------------------------------------------
+
+    def _db(self) -> sqlite3.Connection:
+        """One connection per thread: sqlite3 connections must not cross threads."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute(f"PRAGMA synchronous = {self._synchronous}")
+            self._local.db = db
+            with self._connections_lock:
+                self._connections.append(db)
+        return db
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            # Locked past busy_timeout, disk full, read-only file: the client should retry.
+            raise StoreUnavailable(f"store unavailable: {exc}") from exc
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        with self._errors():
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+
+    def _migrate(self) -> None:
+        with self._transaction() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{self.path} has schema version {version}; this cpa-bandit knows up to"
+                    f" {SCHEMA_VERSION}: upgrade cpa-bandit rather than downgrade the data"
+                )
+            if version < SCHEMA_VERSION:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @staticmethod
+    def _stored_decision(db: sqlite3.Connection, click_id: str) -> Decision:
+        offer_id, source, created_at, params, propensity = db.execute(
+            "SELECT offer_id, source, created_at, params, propensity FROM clicks WHERE click_id = ?",
+            (click_id,),
+        ).fetchone()
+        return Decision(click_id, offer_id, source, created_at, json.loads(params), propensity)
