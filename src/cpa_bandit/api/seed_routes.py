@@ -2,27 +2,70 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Path, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationInfo
 
-from ..domain import InvalidRequest
-from ..ids import CLICK_ID_PATTERN, MAX_OFFER_ID, InvalidId, click_id_json, parse_offer_ids
-from ..money import MAX_AMOUNT, InvalidAmount, from_micros, to_micros
+from ..ids import CLICK_ID_PATTERN, MAX_OFFER_ID, click_id_json, parse_offer_ids
+from ..money import MAX_AMOUNT, from_micros, to_micros
 from ..policies import PolicyParams, Sampler
-from .deps import AppSettings, Service
+from ..service import BanditService
+from .query import parse_query, query_parameters
 
 router = APIRouter(tags=["seed"])
 
-ClickIdQuery = Annotated[
+ClickId = Annotated[
     str,
-    Query(
+    Field(
         pattern=CLICK_ID_PATTERN,
         description="The click's id: 1-64 characters of `[A-Za-z0-9._:-]` (tracker click ids work).",
         examples=["1001"],
     ),
 ]
+
+
+def _offer_ids(value: object, info: ValidationInfo) -> list[int]:
+    if not isinstance(value, str):
+        raise ValueError("offer_ids must be a comma-separated list of integers")
+    return parse_offer_ids(value, (info.context or {}).get("max_offers", 1000))
+
+
+class SampleQuery(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    click_id: ClickId
+    offer_ids: Annotated[
+        list[int],
+        PlainValidator(_offer_ids, json_schema_input_type=str),
+        Field(description="Comma-separated eligible offer ids (integers, at most `max_offers`).", examples=["1,2,3"]),
+    ]
+    sampler: Annotated[Literal["ucb", "thompson"], Field(description="`ucb` or `thompson`.")] = "ucb"
+    ucb_c: Annotated[float, Field(ge=0, allow_inf_nan=False, description="UCB exploration scale; 0 = greedy.")] = 1.0
+    thompson_a: Annotated[
+        float, Field(gt=0, allow_inf_nan=False, description="Thompson's Beta prior: pseudo-conversions.")
+    ] = 1.0
+    thompson_b: Annotated[
+        float, Field(gt=0, allow_inf_nan=False, description="Thompson's Beta prior: pseudo-non-conversions.")
+    ] = 1.0
+    source: Annotated[
+        str | None,
+        Field(pattern=CLICK_ID_PATTERN, description="Traffic source id, recorded with the click.", examples=["src-7"]),
+    ] = None
+
+    def policy(self) -> PolicyParams:
+        return PolicyParams(Sampler(self.sampler), self.ucb_c, self.thompson_a, self.thompson_b)
+
+
+class FeedbackQuery(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    click_id: ClickId
+    reward: Annotated[
+        float,
+        Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False, description="Revenue of the click; 0 = no conversion.", examples=[12.5]),
+    ]
 
 
 class SampleResponse(BaseModel):
@@ -50,83 +93,60 @@ class ErrorResponse(BaseModel):
     detail: str
 
 
+def _json(content: dict) -> Response:
+    return Response(json.dumps(content, separators=(",", ":")), media_type="application/json")
+
+
+def _service(request: Request) -> BanditService:
+    return request.app.state.service
+
+
 @router.get(
     "/sample/",
     response_model=SampleResponse,
     summary="Choose the offer for a click",
-    responses={409: {"model": ErrorResponse, "description": "Click id already decided with an offer not listed now."}},
+    openapi_extra=query_parameters(SampleQuery),
+    responses={
+        409: {"model": ErrorResponse, "description": "Click id already decided with an offer not listed now."}
+    },
 )
-async def sample(
-    service: Service,
-    settings: AppSettings,
-    click_id: ClickIdQuery,
-    offer_ids: Annotated[
-        str, Query(description="Comma-separated eligible offer ids (integers).", examples=["1,2,3"])
-    ],
-    sampler: Annotated[Sampler, Query(description="`ucb` or `thompson`.")] = Sampler.ucb,
-    ucb_c: Annotated[
-        float, Query(ge=0, allow_inf_nan=False, description="UCB exploration scale; 0 = greedy.")
-    ] = 1.0,
-    thompson_a: Annotated[
-        float, Query(gt=0, allow_inf_nan=False, description="Beta prior successes for Thompson.")
-    ] = 1.0,
-    thompson_b: Annotated[
-        float, Query(gt=0, allow_inf_nan=False, description="Beta prior failures for Thompson.")
-    ] = 1.0,
-    source: Annotated[
-        str | None,
-        Query(pattern=CLICK_ID_PATTERN, description="Traffic source id, recorded with the click.", examples=["src-7"]),
-    ] = None,
-) -> dict:
+async def sample(request: Request) -> Response:
     """Picks one of `offer_ids` for the click and records it as pending; the same click id
     again (a retry) gets the same offer and counts nothing twice."""
-    try:
-        offers = parse_offer_ids(offer_ids, settings.max_offers)
-    except InvalidId as exc:
-        raise InvalidRequest(str(exc), field="offer_ids") from None
-    params = PolicyParams(sampler, ucb_c, thompson_a, thompson_b)
-    decision = service.decide(click_id, offers, params, source)
-    return {"click_id": click_id_json(click_id), "offer_id": decision.offer_id}
+    query = parse_query(SampleQuery, request, max_offers=request.app.state.settings.max_offers)
+    decision = _service(request).decide(query.click_id, query.offer_ids, query.policy(), query.source)
+    return _json({"click_id": click_id_json(query.click_id), "offer_id": decision.offer_id})
 
 
 @router.put(
     "/feedback/",
     response_model=FeedbackResponse,
     summary="Report the outcome of a click",
+    openapi_extra=query_parameters(FeedbackQuery),
     responses={
         404: {"model": ErrorResponse, "description": "Unknown click id."},
         409: {"description": "The click was already resolved with another reward; the stored outcome is returned."},
     },
 )
-async def feedback(
-    service: Service,
-    click_id: ClickIdQuery,
-    reward: Annotated[
-        float,
-        Query(ge=0, le=MAX_AMOUNT, allow_inf_nan=False, description="Revenue of the click; 0 = no conversion.", examples=[12.5]),
-    ],
-) -> dict:
+async def feedback(request: Request) -> Response:
     """Resolves the click with its reward, once: the same feedback again answers the same and
     changes nothing; another reward for a resolved click is refused with 409."""
-    try:
-        micros = to_micros(reward)
-    except InvalidAmount as exc:
-        raise InvalidRequest(f"reward {exc}", field="reward") from None
-    outcome = service.feedback(click_id, micros)
-    return {
-        "click_id": click_id_json(click_id),
-        "offer_id": outcome.offer_id,
-        "is_conversion": outcome.is_conversion,
-        "reward": from_micros(outcome.reward_micros),
-    }
+    query = parse_query(FeedbackQuery, request)
+    outcome = _service(request).feedback(query.click_id, to_micros(query.reward))
+    return _json(
+        {
+            "click_id": click_id_json(query.click_id),
+            "offer_id": outcome.offer_id,
+            "is_conversion": outcome.is_conversion,
+            "reward": from_micros(outcome.reward_micros),
+        }
+    )
 
 
 @router.get("/offer_ids/{offer_id}/stats/", response_model=StatsResponse, summary="Counters of one offer")
-async def offer_stats(
-    service: Service, offer_id: Annotated[int, Path(ge=0, le=MAX_OFFER_ID, examples=[2])]
-) -> dict:
+async def offer_stats(request: Request, offer_id: Annotated[int, Path(ge=0, le=MAX_OFFER_ID, examples=[2])]) -> dict:
     """Lifetime counters of an offer; an offer never seen has all-zero stats."""
-    stats = service.offer_stats(offer_id)
+    stats = _service(request).offer_stats(offer_id)
     return {
         "offer_id": stats.offer_id,
         "clicks": stats.clicks,

@@ -1,7 +1,8 @@
 """The embedded default store: one SQLite file in WAL mode, shared by worker processes.
 
-Every domain operation is one ``BEGIN IMMEDIATE`` transaction, so concurrent workers
-serialise their writes on SQLite's lock and counters stay exact. With WAL and
+Every domain operation is one transaction (a single statement whose triggers move the
+counters, or an explicit ``BEGIN IMMEDIATE`` block), so concurrent workers serialise their
+writes on SQLite's lock and counters stay exact. With WAL and
 ``synchronous=NORMAL`` a committed transaction survives ``kill -9`` of the process (the
 WAL is written before COMMIT returns); ``synchronous=FULL`` also survives power loss, at
 the price of an fsync per request.
@@ -23,7 +24,8 @@ from .base import COUNTER_COLUMNS
 
 SCHEMA_VERSION = 1
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS clicks (
     click_id      TEXT PRIMARY KEY,
     offer_id      INTEGER NOT NULL,
@@ -33,15 +35,38 @@ CREATE TABLE IF NOT EXISTS clicks (
     propensity    REAL,
     reward_micros INTEGER,          -- NULL while the click is pending
     resolved_at   REAL
-) WITHOUT ROWID;
+) WITHOUT ROWID
+""",
+    """
 CREATE TABLE IF NOT EXISTS offer_stats (
     offer_id      INTEGER PRIMARY KEY,
     clicks        INTEGER NOT NULL DEFAULT 0,
     resolved      INTEGER NOT NULL DEFAULT 0,
     conversions   INTEGER NOT NULL DEFAULT 0,
     reward_micros INTEGER NOT NULL DEFAULT 0
-);
-"""
+)
+""",
+    # The counters follow the clicks inside the database itself, in the statement that
+    # changes a click: they cannot drift from the clicks, and each domain operation is a
+    # single statement (one implicit transaction, one WAL commit).
+    """
+CREATE TRIGGER IF NOT EXISTS count_click AFTER INSERT ON clicks
+BEGIN
+    INSERT INTO offer_stats (offer_id, clicks) VALUES (NEW.offer_id, 1)
+    ON CONFLICT (offer_id) DO UPDATE SET clicks = clicks + 1;
+END
+""",
+    """
+CREATE TRIGGER IF NOT EXISTS count_outcome AFTER UPDATE OF reward_micros ON clicks
+WHEN OLD.reward_micros IS NULL AND NEW.reward_micros IS NOT NULL
+BEGIN
+    UPDATE offer_stats SET resolved = resolved + 1,
+        conversions = conversions + (NEW.reward_micros > 0),
+        reward_micros = reward_micros + NEW.reward_micros
+    WHERE offer_id = NEW.offer_id;
+END
+""",
+)
 
 _COUNTERS_SQL = (
     f"SELECT offer_id, {', '.join(COUNTER_COLUMNS)} FROM offer_stats"
@@ -64,7 +89,8 @@ class SQLiteStore:
     # --- domain operations -------------------------------------------------------------
 
     def record_decision(self, decision: Decision) -> tuple[Decision, bool]:
-        with self._transaction() as db:
+        db = self._db()
+        with self._errors():
             inserted = db.execute(
                 "INSERT INTO clicks (click_id, offer_id, source, created_at, params, propensity)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (click_id) DO NOTHING",
@@ -77,35 +103,30 @@ class SQLiteStore:
                     decision.propensity,
                 ),
             ).rowcount
-            if not inserted:
-                return self._stored_decision(db, decision.click_id), False
-            db.execute(
-                "INSERT INTO offer_stats (offer_id, clicks) VALUES (?, 1)"
-                " ON CONFLICT (offer_id) DO UPDATE SET clicks = clicks + 1",
-                (decision.offer_id,),
-            )
-            return decision, True
+            if inserted:
+                return decision, True
+            offer_id, source, created_at, params, propensity = db.execute(
+                "SELECT offer_id, source, created_at, params, propensity FROM clicks WHERE click_id = ?",
+                (decision.click_id,),
+            ).fetchone()
+        return Decision(decision.click_id, offer_id, source, created_at, json.loads(params), propensity), False
 
     def resolve_click(self, click_id: str, reward_micros: int, at: float) -> tuple[Outcome, bool]:
-        with self._transaction() as db:
+        db = self._db()
+        with self._errors():
+            row = db.execute(
+                "UPDATE clicks SET reward_micros = ?, resolved_at = ?"
+                " WHERE click_id = ? AND reward_micros IS NULL RETURNING offer_id",
+                (reward_micros, at, click_id),
+            ).fetchall()  # stepping to the end completes the statement, which commits it
+            if row:
+                return Outcome(click_id, row[0][0], reward_micros), True
             row = db.execute(
                 "SELECT offer_id, reward_micros FROM clicks WHERE click_id = ?", (click_id,)
             ).fetchone()
-            if row is None:
-                raise UnknownClick(f"unknown click_id {click_id!r}: no decision was recorded for it")
-            offer_id, stored = row
-            if stored is not None:
-                return Outcome(click_id, offer_id, stored), False
-            db.execute(
-                "UPDATE clicks SET reward_micros = ?, resolved_at = ? WHERE click_id = ?",
-                (reward_micros, at, click_id),
-            )
-            db.execute(
-                "UPDATE offer_stats SET resolved = resolved + 1, conversions = conversions + ?,"
-                " reward_micros = reward_micros + ? WHERE offer_id = ?",
-                (int(reward_micros > 0), reward_micros, offer_id),
-            )
-            return Outcome(click_id, offer_id, reward_micros), True
+        if row is None:
+            raise UnknownClick(f"unknown click_id {click_id!r}: no decision was recorded for it")
+        return Outcome(click_id, row[0], row[1]), False
 
     def read_counters(self, offer_ids: Sequence[int]) -> np.ndarray:
         matrix = np.zeros((len(offer_ids), len(COUNTER_COLUMNS)), dtype=np.int64)
@@ -174,15 +195,6 @@ class SQLiteStore:
                     f" {SCHEMA_VERSION}: upgrade cpa-bandit rather than downgrade the data"
                 )
             if version < SCHEMA_VERSION:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+                for statement in _SCHEMA:
+                    db.execute(statement)
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    @staticmethod
-    def _stored_decision(db: sqlite3.Connection, click_id: str) -> Decision:
-        offer_id, source, created_at, params, propensity = db.execute(
-            "SELECT offer_id, source, created_at, params, propensity FROM clicks WHERE click_id = ?",
-            (click_id,),
-        ).fetchone()
-        return Decision(click_id, offer_id, source, created_at, json.loads(params), propensity)
