@@ -1,0 +1,122 @@
+"""The contract every store passes: the same tests on memory and SQLite."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from cpa_bandit.domain import Decision, UnknownClick
+from cpa_bandit.store import COUNTER_COLUMNS, Store
+
+
+def decision(click_id: str, offer_id: int = 1, **kw) -> Decision:
+    return Decision(click_id, offer_id, kw.get("source"), 1_700_000_000.0, {"sampler": "ucb", "ucb_c": 1.0}, 0.5)
+
+
+def counters(store: Store, *offer_ids: int) -> dict[int, dict[str, int]]:
+    matrix = store.read_counters(list(offer_ids))
+    return {o: dict(zip(COUNTER_COLUMNS, map(int, row))) for o, row in zip(offer_ids, matrix)}
+
+
+def test_unseen_offers_read_as_zero_rows_in_the_order_asked(store: Store) -> None:
+    store.record_decision(decision("a", offer_id=5))
+    matrix = store.read_counters([9, 5, 2**63 - 1])
+    assert matrix.dtype == np.int64
+    assert matrix.tolist() == [[0, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0]]
+    assert store.read_counters([]).shape == (0, len(COUNTER_COLUMNS))
+
+
+def test_a_decision_counts_one_click_once(store: Store) -> None:
+    stored, created = store.record_decision(decision("c1", offer_id=3, source="s1"))
+    assert created and stored.offer_id == 3
+    again, created = store.record_decision(decision("c1", offer_id=4))
+    assert not created
+    assert (again.offer_id, again.source, again.params, again.propensity) == (3, "s1", {"sampler": "ucb", "ucb_c": 1.0}, 0.5)
+    assert counters(store, 3, 4) == {
+        3: {"clicks": 1, "resolved": 0, "conversions": 0, "reward_micros": 0},
+        4: {"clicks": 0, "resolved": 0, "conversions": 0, "reward_micros": 0},
+    }
+
+
+def test_resolving_moves_counters_exactly_once(store: Store) -> None:
+    store.record_decision(decision("c1", offer_id=3))
+    store.record_decision(decision("c2", offer_id=3))
+    outcome, applied = store.resolve_click("c1", 12_340_000, at=1.0)
+    assert applied and (outcome.offer_id, outcome.reward_micros, outcome.is_conversion) == (3, 12_340_000, True)
+    outcome, applied = store.resolve_click("c1", 0, at=2.0)
+    assert not applied and outcome.reward_micros == 12_340_000
+    outcome, applied = store.resolve_click("c2", 0, at=3.0)
+    assert applied and not outcome.is_conversion
+    assert counters(store, 3)[3] == {"clicks": 2, "resolved": 2, "conversions": 1, "reward_micros": 12_340_000}
+
+
+def test_unknown_click_is_refused_and_changes_nothing(store: Store) -> None:
+    store.record_decision(decision("c1", offer_id=3))
+    with pytest.raises(UnknownClick):
+        store.resolve_click("nope", 1_000_000, at=1.0)
+    assert counters(store, 3)[3]["resolved"] == 0
+
+
+def test_reset_forgets_everything(store: Store) -> None:
+    store.record_decision(decision("c1", offer_id=3))
+    store.resolve_click("c1", 5, at=1.0)
+    store.reset()
+    assert counters(store, 3)[3] == dict.fromkeys(COUNTER_COLUMNS, 0)
+    with pytest.raises(UnknownClick):
+        store.resolve_click("c1", 5, at=1.0)
+    _, created = store.record_decision(decision("c1", offer_id=3))
+    assert created
+
+
+def test_state_survives_reopening(make_store: Callable[[], Store]) -> None:
+    first = make_store()
+    first.record_decision(decision("c1", offer_id=8))
+    first.resolve_click("c1", 2_500_000, at=1.0)
+    first.record_decision(decision("c2", offer_id=8))
+    first.close()
+    second = make_store()
+    assert counters(second, 8)[8] == {"clicks": 2, "resolved": 1, "conversions": 1, "reward_micros": 2_500_000}
+    outcome, applied = second.resolve_click("c2", 0, at=2.0)
+    assert applied and outcome.offer_id == 8
+
+
+def test_money_sums_are_exact(store: Store) -> None:
+    """Ten thousand payouts of 0.1 add up to exactly 1000, which float addition does not."""
+    for i in range(10_000):
+        store.record_decision(decision(f"m{i}", offer_id=1))
+        store.resolve_click(f"m{i}", 100_000, at=1.0)
+    assert counters(store, 1)[1]["reward_micros"] == 1_000_000_000
+
+
+def test_concurrent_operations_keep_counters_exact(make_store: Callable[[], Store]) -> None:
+    """Threads with their own store objects race on the same clicks: each click and each
+    outcome must count exactly once."""
+    stores = [make_store() for _ in range(4)]
+    clicks_per_thread = 150
+    errors: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            store = stores[k]
+            for i in range(clicks_per_thread):
+                # every thread decides and resolves the same click ids: only one may count
+                store.record_decision(decision(f"x{i}", offer_id=i % 3))
+                store.resolve_click(f"x{i}", 1_000_000 if i % 5 == 0 else 0, at=1.0)
+                store.record_decision(decision(f"own{k}-{i}", offer_id=i % 3))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(len(stores))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    totals = counters(stores[0], 0, 1, 2)
+    assert sum(c["clicks"] for c in totals.values()) == clicks_per_thread * (1 + len(stores))
+    assert sum(c["resolved"] for c in totals.values()) == clicks_per_thread
+    assert sum(c["conversions"] for c in totals.values()) == clicks_per_thread // 5
+    assert sum(c["reward_micros"] for c in totals.values()) == clicks_per_thread // 5 * 1_000_000
