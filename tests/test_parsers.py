@@ -49,8 +49,14 @@ def test_integer_click_ids_become_json_integers(click_id: str) -> None:
     as_json = click_id_json(click_id)
     if isinstance(as_json, int):
         assert str(as_json) == click_id, "only canonical integers are converted"
+        assert -(2**63) <= as_json < 2**63
     else:
         assert as_json == click_id
+
+
+@pytest.mark.parametrize(("click_id", "expected"), [("0", 0), ("-0", "-0"), ("007", "007"), ("-12", -12), (str(2**63), str(2**63)), (str(2**63 - 1), 2**63 - 1)])
+def test_click_ids_answered_as_integers_map_back_to_one_click(click_id: str, expected) -> None:
+    assert click_id_json(click_id) == expected and type(click_id_json(click_id)) is type(expected)
 
 
 @pytest.mark.parametrize("bad", ["", "a b", "{subid}", "[clickid]", "%7Bsubid%7D", "x" * 65, "é"])

@@ -120,3 +120,11 @@ def test_concurrent_operations_keep_counters_exact(make_store: Callable[[], Stor
     assert sum(c["resolved"] for c in totals.values()) == clicks_per_thread
     assert sum(c["conversions"] for c in totals.values()) == clicks_per_thread // 5
     assert sum(c["reward_micros"] for c in totals.values()) == clicks_per_thread // 5 * 1_000_000
+
+
+def test_a_click_id_reused_after_a_reset_is_decided_afresh(store: Store) -> None:
+    store.record_decision(decision("r1", offer_id=3))
+    store.reset()
+    stored, created = store.record_decision(decision("r1", offer_id=4))
+    assert created and stored.offer_id == 4
+    assert counters(store, 3, 4)[4]["clicks"] == 1

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT = 20.0
@@ -104,7 +104,7 @@ class BanditServer:
             )
             self._group_gone = False
         deadline = time.monotonic() + STARTUP_TIMEOUT
-        with httpx.Client(base_url=self.base_url, timeout=2.0) as client:
+        with httpx2.Client(base_url=self.base_url, timeout=2.0) as client:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
                     self.stop()  # workers it may have left behind
@@ -112,7 +112,7 @@ class BanditServer:
                         f"server exited with {self.proc.returncode} before answering /healthz:\n"
                         + self.log_text()
                     )
-                with contextlib.suppress(httpx.TransportError):
+                with contextlib.suppress(httpx2.TransportError):
                     if client.get("/healthz").status_code == 200:
                         return
                 time.sleep(0.05)
@@ -190,11 +190,11 @@ class BanditServer:
 
     # --- API helpers -------------------------------------------------------------------
 
-    def client(self, **kwargs) -> httpx.Client:
+    def client(self, **kwargs) -> httpx2.Client:
         kwargs.setdefault("timeout", 15.0)
-        return httpx.Client(base_url=self.base_url, **kwargs)
+        return httpx2.Client(base_url=self.base_url, **kwargs)
 
-    def stats(self, client: httpx.Client, offer_id: int) -> dict:
+    def stats(self, client: httpx2.Client, offer_id: int) -> dict:
         response = client.get(f"/offer_ids/{offer_id}/stats/")
         assert response.status_code == 200, response.text
         body = response.json()

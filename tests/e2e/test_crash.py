@@ -27,7 +27,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import httpx
+import httpx2
 import pytest
 
 from e2e_harness import BanditServer, micros
@@ -77,7 +77,7 @@ def drive(server: BanditServer, ledger: Ledger, thread: int, seed: int, stop: th
                 reward = rng.choice(REWARDS)
                 try:
                     r = client.put("/feedback/", params={"click_id": cid, "reward": reward})
-                except httpx.TransportError as exc:
+                except httpx2.TransportError as exc:
                     with ledger.lock:
                         ledger.inflight_feedback[cid] = reward
                         ledger.failures.append(f"feedback {cid}: {exc!r}")
@@ -96,7 +96,7 @@ def drive(server: BanditServer, ledger: Ledger, thread: int, seed: int, stop: th
             params = {"click_id": cid, "offer_ids": OFFER_IDS, "sampler": rng.choice(["ucb", "thompson"])}
             try:
                 r = client.get("/sample/", params=params)
-            except httpx.TransportError as exc:
+            except httpx2.TransportError as exc:
                 with ledger.lock:
                     ledger.inflight_samples.append(cid)
                     ledger.json_ids[cid] = jid
@@ -113,7 +113,7 @@ def drive(server: BanditServer, ledger: Ledger, thread: int, seed: int, stop: th
         ledger.failures.append("stopped" if stop.is_set() else "deadline: still running, no request failed")
 
 
-def counters(server: BanditServer, client: httpx.Client) -> dict[int, dict]:
+def counters(server: BanditServer, client: httpx2.Client) -> dict[int, dict]:
     return {offer: server.stats(client, offer) for offer in OFFERS}
 
 

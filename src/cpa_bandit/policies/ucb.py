@@ -24,16 +24,14 @@ from .payout import mean_payout, prior_payout
 def ucb_scores(stats: ArmStats, c: float) -> np.ndarray:
     """Upper bounds on rpc per offer; +inf for offers never shown."""
     clicks = stats.clicks
-    total = clicks.sum()
-    z2 = 2.0 * c * c * np.log(max(total, 2.0))
+    z2 = 2.0 * c * c * np.log(max(clicks.sum(), 2.0))
     rate = _conversion_rate(stats)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        n = np.where(clicks > 0, clicks, 1.0)
-        centre = rate + z2 / (2.0 * n)
-        half_width = np.sqrt(z2 * rate * (1.0 - rate) / n + z2 * z2 / (4.0 * n * n))
-        upper = np.minimum((centre + half_width) / (1.0 + z2 / n), 1.0)
+    q = z2 / np.maximum(clicks, 1.0)  # z²/n; offers without clicks are overwritten below
+    # Wilson: (p + z²/2n + sqrt(z²p(1-p)/n + z⁴/4n²)) / (1 + z²/n), which never exceeds 1
+    upper = (rate + 0.5 * q + np.sqrt(q * (rate * (1.0 - rate) + 0.25 * q))) / (1.0 + q)
     scores = mean_payout(stats, prior_payout(stats)) * upper
-    return np.where(clicks > 0, scores, np.inf)
+    scores[clicks == 0] = np.inf
+    return scores
 
 
 def _conversion_rate(stats: ArmStats) -> np.ndarray:
@@ -41,6 +39,5 @@ def _conversion_rate(stats: ArmStats) -> np.ndarray:
     resolved = stats.resolved
     total_resolved = resolved.sum()
     pooled = stats.conversions.sum() / total_resolved if total_resolved > 0 else 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate = np.where(resolved > 0, stats.conversions / resolved, pooled)
-    return np.clip(rate, 0.0, 1.0)
+    rate = np.divide(stats.conversions, resolved, out=np.full(len(resolved), pooled), where=resolved > 0)
+    return np.minimum(rate, 1.0, out=rate)  # a store never counts more conversions than clicks; guard anyway

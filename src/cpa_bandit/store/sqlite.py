@@ -68,6 +68,10 @@ END
 """,
 )
 
+_INSERT_CLICK = (
+    "INSERT INTO clicks (click_id, offer_id, source, created_at, params, propensity)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (click_id) DO NOTHING"
+)
 _COUNTERS_SQL = (
     f"SELECT offer_id, {', '.join(COUNTER_COLUMNS)} FROM offer_stats"
     " WHERE offer_id IN (SELECT value FROM json_each(?))"
@@ -89,21 +93,21 @@ class SQLiteStore:
     # --- domain operations -------------------------------------------------------------
 
     def record_decision(self, decision: Decision) -> tuple[Decision, bool]:
-        db = self._db()
+        row = (
+            decision.click_id,
+            decision.offer_id,
+            decision.source,
+            decision.created_at,
+            json.dumps(decision.params, separators=(",", ":")),
+            decision.propensity,
+        )
         with self._errors():
-            inserted = db.execute(
-                "INSERT INTO clicks (click_id, offer_id, source, created_at, params, propensity)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (click_id) DO NOTHING",
-                (
-                    decision.click_id,
-                    decision.offer_id,
-                    decision.source,
-                    decision.created_at,
-                    json.dumps(decision.params, separators=(",", ":")),
-                    decision.propensity,
-                ),
-            ).rowcount
-            if inserted:
+            if self._db().execute(_INSERT_CLICK, row).rowcount:
+                return decision, True
+        # A replay. Read the stored decision in a transaction with a second insert: a reset
+        # may have removed the click since the first one.
+        with self._transaction() as db:
+            if db.execute(_INSERT_CLICK, row).rowcount:
                 return decision, True
             offer_id, source, created_at, params, propensity = db.execute(
                 "SELECT offer_id, source, created_at, params, propensity FROM clicks WHERE click_id = ?",
