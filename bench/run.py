@@ -1,0 +1,468 @@
+#!/usr/bin/env python3
+"""HTTP benchmark of cpa-bandit's hot routes against empty baselines, measured in one run.
+
+Absolute req/s depend on the machine and on whatever else runs on it, so every figure is
+also reported as a ratio to an empty FastAPI route (``async def`` and plain ``def``) served
+by the same uvicorn settings in the same run; see bench/baselines.py. Load is closed-loop
+wrk (``-c16 -t2 --latency``) on loopback, each measured run preceded by a short warm-up.
+
+* ``GET /sample/`` with 20, 200 and 1,000 eligible offers, every request with a click id
+  never used before (bench/sample.lua), since a repeated id is a cheap idempotent replay;
+* ``PUT /feedback/`` resolving, once each, clicks that those /sample/ runs created
+  (bench/feedback.lua), mostly reward=0 with one conversion (12.5) in 20; feedback is
+  faster than sampling, so extra "priming" /sample/ runs add clicks when they are short.
+
+The real server is ``cpa-bandit serve --workers 1`` on a SQLite file in a temporary
+directory. Results go to bench/RESULTS.md and stdout; a run (warm-up included) with any
+non-2xx response or socket error is flagged there and makes the exit status 1, and so does
+a server whose click count shows that click ids were reused.
+
+    make bench                      # or: .venv/bin/python bench/run.py --duration 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import http.client
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+HOST = "127.0.0.1"  # loopback only: nothing here is meant to be reachable from outside
+OFFER_COUNTS = (20, 200, 1000)
+CONVERSION_EVERY = 20  # every 20th feedback reports a conversion, the rest reward=0
+UVICORN_FLAGS = ["--workers", "1", "--no-access-log", "--log-level", "warning"]
+START_TIMEOUT_S = 30.0
+
+ClickPool = list[tuple[str, int, int]]  # (click id prefix, first, last): ids prefix+first..prefix+last exist
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    """What one wrk run reported, plus the lines our Lua scripts print in ``done()``."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_2xx: int
+    socket_errors: dict[str, int]
+    script_lines: list[str]
+
+    def problems(self) -> list[str]:
+        """Why this run cannot be taken at face value; empty when it can."""
+        found = [f"{self.non_2xx} non-2xx of {self.requests}"] if self.non_2xx else []
+        found += [f"socket {kind} errors: {n}" for kind, n in self.socket_errors.items() if n]
+        return found
+
+
+@dataclass
+class Row:
+    """One line of the table: the measured run, trouble in its warm-up, and footnotes."""
+
+    scenario: str
+    result: WrkResult
+    warm_problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measured run (default 10)")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up before each run (default 3)")
+    parser.add_argument("--connections", type=int, default=16, help="wrk -c (default 16)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk -t (default 2)")
+    parser.add_argument("--output", type=Path, default=BENCH / "RESULTS.md", help="markdown report path")
+    args = parser.parse_args(argv)
+    if args.duration < 1 or args.warmup < 1 or args.threads < 1 or args.connections < args.threads:
+        parser.error("need duration >= 1, warmup >= 1, threads >= 1 and connections >= threads")
+    return args
+
+
+def ensure_wrk() -> str:
+    """wrk's path, installing Debian's package once if it is missing (we run as root)."""
+    if path := shutil.which("wrk"):
+        return path
+    if shutil.which("apt-get"):
+        install = ["apt-get", "install", "-y", "wrk"]
+        for steps in ([install], [["apt-get", "update"], install]):
+            print(f"wrk not found; trying: {' && '.join(' '.join(step) for step in steps)}", file=sys.stderr)
+            if all(subprocess.run(step, check=False).returncode == 0 for step in steps):
+                if path := shutil.which("wrk"):
+                    return path
+    raise SystemExit("bench: wrk is not installed and `apt-get install -y wrk` failed; install wrk and retry")
+
+
+def free_port() -> int:
+    """A port the kernel just found free; the tiny race until the server binds it is accepted."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def fetch(port: int, method: str, path: str) -> tuple[int, bytes]:
+    """One request without following redirects, so that a 3xx is seen as such."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=5)
+    try:
+        conn.request(method, path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def server(name: str, command: list[str], port: int, health_path: str, workdir: Path) -> Iterator[int]:
+    """Run ``command`` until the block ends, whatever happens in it; yields the port once
+    ``health_path`` answers 200. Runs in ``workdir`` without CPA_BANDIT_* variables so that
+    neither the caller's environment nor a .env file changes what is measured."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CPA_BANDIT_")}
+    log_path = workdir / f"{name}.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode}:\n{log_path.read_text()[-2000:]}")
+            with contextlib.suppress(OSError):
+                if fetch(port, "GET", health_path)[0] == 200:
+                    break
+            if time.monotonic() > deadline:
+                log_tail = log_path.read_text()[-2000:]
+                raise RuntimeError(f"{name} not healthy after {START_TIMEOUT_S:.0f}s:\n{log_tail}")
+            time.sleep(0.1)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+_UNIT_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def _latency_ms(text: str, percentile: str) -> float:
+    match = re.search(rf"^\s+{percentile}%\s+([\d.]+)(us|ms|s|m|h)\s*$", text, re.M)
+    return float(match.group(1)) * _UNIT_MS[match.group(2)] if match else math.nan
+
+
+def parse_wrk(text: str) -> WrkResult:
+    """Read wrk's text report; its Non-2xx and Socket errors lines only appear when non-zero."""
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M)
+    total = re.search(r"^\s+(\d+) requests in ", text, re.M)
+    if not rps or not total:
+        raise RuntimeError(f"cannot parse wrk output:\n{text}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    kinds = ("connect", "read", "write", "timeout")
+    return WrkResult(
+        rps=float(rps.group(1)),
+        p50_ms=_latency_ms(text, "50"),
+        p99_ms=_latency_ms(text, "99"),
+        requests=int(total.group(1)),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=dict(zip(kinds, (int(n) for n in sock.groups()))) if sock else dict.fromkeys(kinds, 0),
+        script_lines=re.findall(r"^(?:CLICKS|DRY) .*$", text, re.M),
+    )
+
+
+class Bench:
+    """wrk runs against one server at a time, with the options of this invocation."""
+
+    def __init__(self, wrk: str, args: argparse.Namespace) -> None:
+        self.wrk = wrk
+        self.args = args
+        self.primes = 0  # priming runs so far, for unique click id prefixes
+        # port -> [/sample/ requests answered 2xx, requests sent]: the clicks each server must
+        # have recorded lie in between, unless click ids were reused (see check_clicks)
+        self.sampled: dict[int, list[int]] = {}
+
+    def run(self, port: int, script: str, script_args: Sequence[str], seconds: int) -> WrkResult:
+        command = [
+            self.wrk, f"-c{self.args.connections}", f"-t{self.args.threads}", f"-d{seconds}s", "--latency",
+            "-s", str(BENCH / script), f"http://{HOST}:{port}/", "--", *script_args,
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
+        result = parse_wrk(done.stdout)
+        if script == "sample.lua":
+            sent = sum(int(line.split()[2]) for line in result.script_lines if line.startswith("CLICKS ")) - 1
+            self.count_sampled(port, result.requests - result.non_2xx, sent)  # -1: see pool()
+        return result
+
+    def count_sampled(self, port: int, answered: int, sent: int) -> None:
+        counts = self.sampled.setdefault(port, [0, 0])
+        counts[0] += answered
+        counts[1] += sent
+
+    def measure(
+        self, scenario: str, port: int, script: str, warm_args: Sequence[str], main_args: Sequence[str]
+    ) -> tuple[Row, WrkResult]:
+        """Warm-up, then the measured run; warm-up trouble is noted, not hidden. Each run
+        gets its own script arguments so that no click id is used by both."""
+        warm = self.run(port, script, warm_args, self.args.warmup)
+        row = Row(scenario, self.run(port, script, main_args, self.args.duration), warm.problems())
+        return row, warm
+
+    def sample(self, scenario: str, port: int, tag: str, offers: int) -> tuple[Row, ClickPool]:
+        """Measured /sample/ runs; also returns the clicks that they created."""
+        offer_ids = self.probe_sample(port, tag, offers)
+        row, warm = self.measure(scenario, port, "sample.lua", [f"{tag}w", offer_ids], [tag, offer_ids])
+        return row, self.pool(warm) + self.pool(row.result)
+
+    def probe_sample(self, port: int, tag: str, offers: int) -> str:
+        """One request first, so that a wrong URL fails loudly rather than as N non-2xx."""
+        offer_ids = ",".join(str(i) for i in range(1, offers + 1))
+        status, body = fetch(port, "GET", f"/sample/?offer_ids={offer_ids}&click_id=probe.{tag}")
+        if status != 200:
+            raise RuntimeError(f"GET /sample/ probe ({tag}) answered {status}: {body[:300]!r}")
+        self.count_sampled(port, 1, 1)
+        return offer_ids
+
+    def pool(self, result: WrkResult) -> ClickPool:
+        """The click ids a sample.lua run created, from the counts its ``done()`` printed.
+
+        Id 1 of each wrk thread is left out (wrk calls ``request()`` once on its first thread
+        to check the script, and never sends that request), and so are the last
+        ``connections`` ids, which may still have been in flight when wrk stopped."""
+        pool = []
+        for line in result.script_lines:
+            if line.startswith("CLICKS "):
+                _, prefix, sent = line.split()
+                if int(sent) - self.args.connections >= 2:
+                    pool.append((prefix, 2, int(sent) - self.args.connections))
+        return pool
+
+    def topped_up(
+        self, port: int, pool: ClickPool, need: int, prime_rps: float
+    ) -> tuple[ClickPool, list[str]]:
+        """``pool`` with at least ``need`` clicks, sampling more (20 offers) when it is short:
+        /feedback/ outruns /sample/, and each click may be resolved only once."""
+        have = pool_size(pool)
+        if have >= need or prime_rps <= 0:
+            return pool, []
+        seconds = min(math.ceil((need - have) / prime_rps * 1.2) + 1, 6 * self.args.duration)
+        self.primes += 1
+        tag = f"prime{self.primes}"
+        offer_ids = self.probe_sample(port, tag, OFFER_COUNTS[0])
+        result = self.run(port, "sample.lua", [tag, offer_ids], seconds)
+        extra = self.pool(result)
+        notes = [f"primed {pool_size(extra):,} more clicks with a {seconds}s /sample/ run"]
+        notes += [f"priming run: {problem}" for problem in result.problems()]
+        return pool + extra, notes
+
+    def feedback(self, scenario: str, port: int, pool: ClickPool, ceiling_rps: float, prime_rps: float) -> Row:
+        """PUT /feedback/ on clicks of ``pool``, each resolved once.
+
+        The warm-up gets as many clicks as the empty async route (``ceiling_rps``) could
+        answer in its time, an upper bound; the measured run 1.25 times what the warm-up's
+        rate needs. ``prime_rps`` (/sample/ with 20 offers) sizes the priming runs."""
+        warm_need = math.ceil(ceiling_rps * self.args.warmup * 1.2)
+        pool, notes = self.topped_up(port, pool, warm_need + 1, prime_rps)
+        if not pool:
+            raise RuntimeError("no sampled clicks to resolve: the /sample/ runs created none")
+        (prefix, first, last), rest = pool[0], pool[1:]
+        status, body = fetch(port, "PUT", f"/feedback/?click_id={prefix}{first}&reward=0")
+        if status != 200:
+            raise RuntimeError(f"PUT /feedback/ probe answered {status}: {body[:300]!r}")
+        warm_pool, main_pool = split_pool([(prefix, first + 1, last), *rest], warm_need)
+        warm = self.run(port, "feedback.lua", self.feedback_args(warm_pool), self.args.warmup)
+        main_need = math.ceil(warm.rps * self.args.duration * 1.25)
+        main_pool, more = self.topped_up(port, main_pool, main_need, prime_rps)
+        result = self.run(port, "feedback.lua", self.feedback_args(main_pool), self.args.duration)
+        return Row(scenario, result, warm.problems() + dry_notes(warm), notes + more + dry_notes(result))
+
+    def feedback_args(self, pool: ClickPool) -> list[str]:
+        entries = (f"{prefix}={first}:{last}" for prefix, first, last in pool)
+        return [str(self.args.threads), str(CONVERSION_EVERY), *entries]
+
+
+def check_clicks(bench: Bench, port: int) -> tuple[str, bool]:
+    """Whether the server recorded one click per /sample/ request, as unique click ids must
+    make it do: a reused id would be a replay that records nothing. Sums the offers' stats."""
+    answered, sent = bench.sampled.get(port, [0, 0])
+    recorded = 0
+    conn = http.client.HTTPConnection(HOST, port, timeout=5)
+    try:
+        for offer_id in range(1, max(OFFER_COUNTS) + 1):
+            conn.request("GET", f"/offer_ids/{offer_id}/stats/")
+            recorded += json.loads(conn.getresponse().read())["clicks"]
+    finally:
+        conn.close()
+    ok = answered <= recorded <= sent
+    verdict = "as expected" if ok else "**FLAGGED: click ids were reused or requests lost**"
+    counts = f"{recorded:,} clicks recorded for {answered:,} /sample/ requests answered 2xx and {sent:,} sent"
+    return f"{counts}: {verdict}", ok
+
+
+def dry_notes(result: WrkResult) -> list[str]:
+    dry = sum(int(line.split()[1]) for line in result.script_lines if line.startswith("DRY "))
+    return [f"{dry:,} feedback requests found no sampled click left (404 on purpose)"] if dry else []
+
+
+def pool_size(pool: ClickPool) -> int:
+    return sum(last - first + 1 for _, first, last in pool)
+
+
+def split_pool(pool: ClickPool, count: int) -> tuple[ClickPool, ClickPool]:
+    """The first ``count`` clicks of ``pool``, and the rest."""
+    head: ClickPool = []
+    tail: ClickPool = []
+    for prefix, first, last in pool:
+        take = max(0, min(count, last - first + 1))
+        if take:
+            head.append((prefix, first, first + take - 1))
+        if first + take <= last:
+            tail.append((prefix, first + take, last))
+        count -= take
+    return head, tail
+
+
+def run_all(bench: Bench, workdir: Path) -> tuple[list[Row], tuple[str, bool]]:
+    """Baselines first, then the real server; every server is stopped before the next starts.
+    Returns the rows and the click-count check of the real server."""
+    rows: list[Row] = []
+    baselines = [
+        ("empty FastAPI route, async def", "async_app"),
+        ("empty FastAPI route, def (thread pool)", "sync_app"),
+        ("raw ASGI app, constant answer", "raw_app"),
+    ]
+    for scenario, app in baselines:
+        port = free_port()
+        command = [sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), f"baselines:{app}",
+                   "--host", HOST, "--port", str(port), *UVICORN_FLAGS]  # fmt: skip
+        print(f"measuring {scenario} ...", file=sys.stderr)
+        with server(app, command, port, "/", workdir):
+            rows.append(bench.sample(scenario, port, app, OFFER_COUNTS[0])[0])
+
+    cli = Path(sys.executable).parent / "cpa-bandit"
+    if not cli.exists():
+        raise SystemExit(f"bench: {cli} not found; run `make install` first")
+    port = free_port()
+    store = f"sqlite:///{workdir / 'bench.db'}"  # absolute path, hence sqlite:////tmp/...
+    command = [str(cli), "serve", "--host", HOST, "--port", str(port), "--store", store,
+               "--workers", "1", "--log-level", "warning"]  # fmt: skip
+    with server("cpa-bandit", command, port, "/healthz", workdir):
+        pool: ClickPool = []
+        for offers in OFFER_COUNTS:
+            scenario = f"GET /sample/, {offers:,} offers"
+            print(f"measuring {scenario} ...", file=sys.stderr)
+            row, clicks = bench.sample(scenario, port, f"s{offers}", offers)
+            rows.append(row)
+            pool += clicks
+        print("measuring PUT /feedback/ ...", file=sys.stderr)
+        rows.append(bench.feedback("PUT /feedback/", port, pool, rows[0].result.rps, rows[3].result.rps))
+        check = check_clicks(bench, port)
+    return rows, check
+
+
+def machine(wrk: str) -> dict[str, str]:
+    """What the figures depend on, for the report's header."""
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
+    wrk_version = subprocess.run([wrk, "-v"], capture_output=True, text=True, check=False).stdout.split("[")[0]
+    names = ("fastapi", "starlette", "uvicorn", "uvloop", "httptools")
+    packages = ", ".join(f"{name} {_version(name)}" for name in names)
+    return {
+        "nproc": str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()),
+        "CPU": model.group(1).strip() if model else platform.processor() or "unknown",
+        "Python": f"{platform.python_version()} ({platform.python_implementation()})",
+        "wrk": wrk_version.strip() or "unknown",
+        "packages": packages,
+    }
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def table(rows: list[Row]) -> str:
+    """The markdown table, then one footnote line per scenario note (priming, pool)."""
+    async_rps, sync_rps = rows[0].result.rps, rows[1].result.rps
+    lines = [
+        "| scenario | req/s | p50 ms | p99 ms | ratio vs empty async | ratio vs empty sync | errors |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in rows:
+        r = row.result
+        errors = [f"**FLAGGED: {'; '.join(r.problems())}**"] if r.problems() else []
+        errors += [f"**FLAGGED warm-up: {'; '.join(row.warm_problems)}**"] if row.warm_problems else []
+        lines.append(
+            f"| {row.scenario} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} "
+            f"| {r.rps / async_rps:.2f} | {r.rps / sync_rps:.2f} | {' '.join(errors) or 'none'} |"
+        )
+    notes = [f"- {row.scenario}: {note}" for row in rows for note in row.notes]
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def report(rows: list[Row], check: str, args: argparse.Namespace, wrk: str, started: dt.datetime) -> str:
+    info = machine(wrk)
+    command = (
+        f"{os.path.relpath(sys.executable, BENCH.parent)} bench/run.py --duration {args.duration}"
+        f" --warmup {args.warmup} --connections {args.connections} --threads {args.threads}"
+    )
+    return f"""# cpa-bandit HTTP benchmark
+
+Date: {started.strftime("%Y-%m-%d %H:%M UTC")}
+
+Machine: {info["nproc"]} CPUs ({info["CPU"]}), Python {info["Python"]}, {info["wrk"]}; {info["packages"]}.
+
+Reproduce: `make bench` (this run: `{command}`).
+
+Closed-loop load: `wrk -c{args.connections} -t{args.threads} -d{args.duration}s --latency` on 127.0.0.1,
+after a {args.warmup}s warm-up, on one uvicorn worker each (uvloop + httptools when installed).
+The real server is `cpa-bandit serve --workers 1` on a fresh SQLite file (WAL); every
+/sample/ request has a fresh click id; every /feedback/ resolves a distinct click sampled
+earlier in this run, with one conversion (reward 12.5) in {CONVERSION_EVERY}. The scenarios share one
+database, which grows as they run. Baselines (bench/baselines.py) answer the /sample/ URL
+with 20 offer ids and fresh click ids. Ratios are to the empty routes measured in this same
+run, which is what to compare across machines: wrk shares the CPUs with the server, and
+other work on the machine moves absolute figures.
+
+{table(rows)}
+
+Check: {check}.
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = dt.datetime.now(dt.timezone.utc)
+    bench = Bench(ensure_wrk(), args)
+    with tempfile.TemporaryDirectory(prefix="cpa-bandit-bench-") as tmp:
+        rows, (check, check_ok) = run_all(bench, Path(tmp))
+    args.output.write_text(report(rows, check, args, bench.wrk, started))
+    print(f"{table(rows)}\n\nCheck: {check}.")
+    print(f"\nwrote {args.output}", file=sys.stderr)
+    flagged = [row.scenario for row in rows if row.result.problems() or row.warm_problems]
+    flagged += [] if check_ok else ["click count check"]
+    if flagged:
+        print(f"bench: runs with errors: {', '.join(flagged)}", file=sys.stderr)
+    return 1 if flagged else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
