@@ -14,6 +14,7 @@ from ..service import BanditService, Clock
 from ..store import Store, open_store
 from . import admin_routes, seed_routes
 from .errors import install_error_handlers
+from .lean import include_lean_router
 
 DESCRIPTION = """
 Picks the advertiser offer for each click so that revenue per click (conversion rate ×
@@ -45,6 +46,7 @@ def create_app(
     app.state.settings = settings
     app.state.service = service
     install_error_handlers(app)
+    include_lean_router(app, seed_routes.hot_router)
     app.include_router(seed_routes.router)
     app.include_router(admin_routes.router)
     return app

@@ -15,6 +15,9 @@ from ..service import BanditService
 from .query import parse_query, query_parameters
 
 router = APIRouter(tags=["seed"])
+"""Served through FastAPI."""
+hot_router = APIRouter(tags=["seed"])
+"""Endpoints on every click: they take the bare request and are served by Starlette (lean.py)."""
 
 ClickId = Annotated[
     str,
@@ -101,7 +104,7 @@ def _service(request: Request) -> BanditService:
     return request.app.state.service
 
 
-@router.get(
+@hot_router.get(
     "/sample/",
     response_model=SampleResponse,
     summary="Choose the offer for a click",
@@ -118,7 +121,7 @@ async def sample(request: Request) -> Response:
     return _json({"click_id": click_id_json(query.click_id), "offer_id": decision.offer_id})
 
 
-@router.put(
+@hot_router.put(
     "/feedback/",
     response_model=FeedbackResponse,
     summary="Report the outcome of a click",
