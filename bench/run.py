@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+import policy_cost  # bench/ is on sys.path when run as a script
+
 BENCH = Path(__file__).resolve().parent
 HOST = "127.0.0.1"  # loopback only: nothing here is meant to be reachable from outside
 OFFER_COUNTS = (20, 200, 1000)
@@ -418,7 +420,9 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines + ([""] + notes if notes else []))
 
 
-def report(rows: list[Row], check: str, args: argparse.Namespace, wrk: str, started: dt.datetime) -> str:
+def report(
+    rows: list[Row], check: str, policies: str, args: argparse.Namespace, wrk: str, started: dt.datetime
+) -> str:
     info = machine(wrk)
     command = (
         f"{os.path.relpath(sys.executable, BENCH.parent)} bench/run.py --duration {args.duration}"
@@ -445,6 +449,13 @@ other work on the machine moves absolute figures.
 {table(rows)}
 
 Check: {check}.
+
+## One policy decision, in process
+
+`bench/policy_cost.py`: `policies.select()` alone on counters of a live-looking service,
+best of {policy_cost.REPEATS} repeats; the baseline is one uniform draw per offer and an argmax.
+
+{policies}
 """
 
 
@@ -454,8 +465,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench = Bench(ensure_wrk(), args)
     with tempfile.TemporaryDirectory(prefix="cpa-bandit-bench-") as tmp:
         rows, (check, check_ok) = run_all(bench, Path(tmp))
-    args.output.write_text(report(rows, check, args, bench.wrk, started))
-    print(f"{table(rows)}\n\nCheck: {check}.")
+    policies = policy_cost.table(policy_cost.measure())
+    args.output.write_text(report(rows, check, policies, args, bench.wrk, started))
+    print(f"{table(rows)}\n\nCheck: {check}.\n\n{policies}")
     print(f"\nwrote {args.output}", file=sys.stderr)
     flagged = [row.scenario for row in rows if row.result.problems() or row.warm_problems]
     flagged += [] if check_ok else ["click count check"]
