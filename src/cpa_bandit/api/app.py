@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -35,7 +36,7 @@ def create_app(
 ) -> FastAPI:
     settings = settings or Settings()
     store = store or open_store(settings.store, sqlite_synchronous=settings.sqlite_synchronous)
-    service = BanditService(store, rng or np.random.default_rng(settings.seed), **({"clock": clock} if clock else {}))
+    service = BanditService(store, rng or np.random.default_rng(settings.seed), clock or time.time)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -23,6 +23,7 @@ from ..domain import Decision, Outcome, StoreUnavailable, UnknownClick
 from .base import COUNTER_COLUMNS
 
 SCHEMA_VERSION = 1
+_SYNCHRONOUS = ("NORMAL", "FULL")
 
 _SCHEMA = (
     """
@@ -81,8 +82,10 @@ _COUNTERS_SQL = (
 class SQLiteStore:
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 10_000):
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if self.path == ":memory:" or synchronous not in _SYNCHRONOUS:
+            # each thread's connection would see its own empty in-memory database
+            raise ValueError(f"SQLiteStore needs a file and synchronous in {_SYNCHRONOUS}; use memory:// for RAM")
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._synchronous = synchronous
         self._busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
