@@ -51,7 +51,10 @@ class BanditService:
         self, click_id: str, offer_ids: Sequence[int], params: PolicyParams, source: str | None = None
     ) -> Decision:
         """Choose an offer for a click and record it; a retried click gets its first answer."""
-        clicks, resolved, conversions, reward_micros = self.store.read_counters(offer_ids).T
+        # rows in the store's COUNTER_COLUMNS order, each contiguous for the policy's ufuncs
+        clicks, resolved, conversions, reward_micros = np.array(
+            self.store.read_counters(offer_ids).T, dtype=np.float64, order="C"
+        )
         stats = ArmStats.from_counts(clicks, resolved, conversions, reward_micros / MICROS)
         choice = select(stats, params, self._rng)
         decision = Decision(

@@ -74,8 +74,9 @@ _INSERT_CLICK = (
     " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (click_id) DO NOTHING"
 )
 _COUNTERS_SQL = (
-    f"SELECT offer_id, {', '.join(COUNTER_COLUMNS)} FROM offer_stats"
-    " WHERE offer_id IN (SELECT value FROM json_each(?))"
+    # one row per requested id, in the order asked, zeros for offers never seen
+    f"SELECT {', '.join(f'ifnull(s.{c}, 0)' for c in COUNTER_COLUMNS)}"
+    " FROM json_each(?) AS j LEFT JOIN offer_stats AS s ON s.offer_id = j.value ORDER BY j.key"
 )
 
 
@@ -136,14 +137,9 @@ class SQLiteStore:
         return Outcome(click_id, row[0], row[1]), False
 
     def read_counters(self, offer_ids: Sequence[int]) -> np.ndarray:
-        matrix = np.zeros((len(offer_ids), len(COUNTER_COLUMNS)), dtype=np.int64)
         with self._errors():
             rows = self._db().execute(_COUNTERS_SQL, (json.dumps(list(offer_ids)),)).fetchall()
-        if rows:
-            position = {offer_id: i for i, offer_id in enumerate(offer_ids)}
-            for offer_id, *counters in rows:
-                matrix[position[offer_id]] = counters
-        return matrix
+        return np.array(rows, dtype=np.int64).reshape(len(offer_ids), len(COUNTER_COLUMNS))
 
     def reset(self) -> None:
         with self._transaction() as db:
