@@ -446,6 +446,13 @@ with 20 offer ids and fresh click ids. Ratios are to the empty routes measured i
 run, which is what to compare across machines: wrk shares the CPUs with the server, and
 other work on the machine moves absolute figures.
 
+Two empty routes, because FastAPI serves them very differently: a plain `def` route (the
+seed's style, and the "empty FastAPI route" of the service-core issue's yardstick) pays a
+hop to the thread pool and back on every request; an `async def` route is the cheapest
+route FastAPI can serve. The real /sample/ and /feedback/ are `async` Starlette routes
+(src/cpa_bandit/api/lean.py) that do their SQLite work on the event loop: one read of the
+offers' counters, the policy, and one single-statement write transaction per decision.
+
 {table(rows)}
 
 Check: {check}.
