@@ -181,3 +181,12 @@ def test_duplicate_offer_ids_do_not_double_an_offers_chance(client: TestClient) 
 def test_every_listed_offer_is_tried_through_http(client: TestClient) -> None:
     picks = {sample(client, f"t{i}", offer_ids="11,12,13,14").json()["offer_id"] for i in range(4)}
     assert picks == {11, 12, 13, 14}
+
+
+@pytest.mark.parametrize(("method", "path"), [("HEAD", "/sample/"), ("POST", "/sample/"), ("GET", "/feedback/")])
+def test_other_methods_are_405_and_record_nothing(client: TestClient, method: str, path: str) -> None:
+    response = client.request(method, path, params={"click_id": "m1", "offer_ids": "1", "reward": 1})
+    assert response.status_code == 405
+    if method != "HEAD":
+        assert response.json() == {"detail": "Method Not Allowed"}
+    assert stats(client, 1)["clicks"] == 0

@@ -21,9 +21,10 @@ from starlette.routing import Route
 def include_lean_router(app: FastAPI, router: APIRouter) -> None:
     declared = [route for route in router.routes if isinstance(route, APIRoute)]
     for route in declared:
-        app.router.routes.append(
-            Route(route.path, route.endpoint, methods=list(route.methods), name=route.name, include_in_schema=False)
-        )
+        lean = Route(route.path, route.endpoint, methods=list(route.methods), name=route.name, include_in_schema=False)
+        # Starlette answers HEAD for every GET route; a HEAD /sample/ would record a click.
+        lean.methods = set(route.methods)
+        app.router.routes.append(lean)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
