@@ -97,7 +97,7 @@ class BrokenStore(MemoryStore):
     def _fail(self, *args, **kwargs):
         raise StoreUnavailable("store unavailable: database is locked")
 
-    record_decision = resolve_click = read_counters = reset = _fail
+    record_decision = resolve_click = read_offers = reset = _fail
 
 
 def test_store_failures_answer_503_with_retry_after() -> None:

@@ -155,3 +155,27 @@ def test_payout_posterior_is_shrunk_towards_the_prior_and_sharpens() -> None:
     draws = np.array([sample_payout(s, prior, np.random.default_rng(i)) for i in range(20_000)])
     np.testing.assert_allclose(draws[:, 2].mean(), mean[2], rtol=0.01)
     assert draws[:, 2].std() / mean[2] < 0.15 < draws[:, 1].std() / mean[1]
+
+
+def test_a_new_source_starts_from_what_the_offer_does_elsewhere() -> None:
+    from cpa_bandit.policies.sources import shrink_to_pool
+
+    pooled = stats([1_000, 50], [1_000, 50], [40, 1], [400.0, 20.0])
+    new_source = stats([0, 0], [0, 0], [0, 0], [0.0, 0.0])
+    shrunk = shrink_to_pool(new_source, pooled, weight=200)
+    np.testing.assert_allclose(shrunk.resolved, [200, 50])  # never more than exists elsewhere
+    np.testing.assert_allclose(shrunk.conversions / shrunk.resolved, [0.04, 0.02])
+    np.testing.assert_allclose(shrunk.reward / shrunk.conversions, [10.0, 20.0])
+
+
+def test_a_source_with_its_own_evidence_is_led_by_it() -> None:
+    from cpa_bandit.policies.sources import shrink_to_pool
+
+    own = stats([5_000], [5_000], [250], [2_500.0])  # 5 % on this source
+    pooled = stats([25_000], [25_000], [450], [4_500.0])  # 1 % on the 20,000 others
+    shrunk = shrink_to_pool(own, pooled, weight=200)
+    rate = shrunk.conversions[0] / shrunk.resolved[0]
+    assert rate == pytest.approx((250 + 200 * 0.01) / 5_200)
+    assert 0.045 < rate < 0.05
+    # and the source's own data is never counted twice in its prior
+    assert shrink_to_pool(own, own, weight=200).resolved[0] == 5_000

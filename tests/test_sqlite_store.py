@@ -48,5 +48,36 @@ def test_a_locked_database_is_unavailable_not_an_error(tmp_path: Path) -> None:
             store.record_decision(Decision("c1", 1, None, 0.0))
     finally:
         holder.execute("ROLLBACK")
-    assert store.read_counters([1]).tolist() == [[0, 0, 0, 0]]
+    assert store.read_offers([1]).pooled.tolist() == [[0, 0, 0, 0, 0]]
     assert store.record_decision(Decision("c1", 1, None, 0.0))[1]
+
+
+def test_a_version_1_database_is_migrated_with_its_data(tmp_path: Path) -> None:
+    """A database written before per-source counters keeps its counters, gains them per
+    source from its clicks, and takes new decisions and late feedback."""
+    from cpa_bandit.store.sqlite_schema import MIGRATIONS
+
+    path = tmp_path / "v1.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    for statement in MIGRATIONS[1]:
+        db.execute(statement)
+    clicks = [("k1", 4, "fb", 1_000_000), ("k2", 4, "fb", 0), ("k3", 4, None, None), ("k4", 5, "tt", None)]
+    for click_id, offer_id, source, reward in clicks:
+        db.execute(
+            "INSERT INTO clicks (click_id, offer_id, source, created_at, params, reward_micros) VALUES (?, ?, ?, 1.0, '{}', ?)",
+            (click_id, offer_id, source, reward),
+        )
+    db.execute("INSERT INTO offer_stats VALUES (4, 3, 2, 1, 1000000), (5, 1, 0, 0, 0)")
+    db.execute("PRAGMA user_version = 1")
+    db.close()
+
+    store = SQLiteStore(path)
+    rows = store.read_offers([4, 5], "fb")
+    assert rows.pooled.tolist() == [[3, 2, 1, 1_000_000, 0], [1, 0, 0, 0, 0]]
+    assert rows.by_source.tolist() == [[2, 2, 1, 1_000_000, 0], [0, 0, 0, 0, 0]]
+    assert store.read_offers([5], "tt").by_source.tolist() == [[1, 0, 0, 0, 0]]
+    assert store.resolve_click("k4", 2_000_000, at=2.0)[1]
+    assert store.read_offers([5], "tt").by_source.tolist() == [[1, 1, 1, 2_000_000, 0]]
+    assert store.record_decision(Decision("k5", 4, "fb", 3.0))[1]
+    assert store.read_offers([4], "fb").by_source[0, 0] == 3
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -8,25 +8,31 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from cpa_bandit.domain import Decision, UnknownClick
+from cpa_bandit.domain import Decision, Offer, UnknownClick
 from cpa_bandit.store import COUNTER_COLUMNS, Store
 
-
-def decision(click_id: str, offer_id: int = 1, **kw) -> Decision:
-    return Decision(click_id, offer_id, kw.get("source"), 1_700_000_000.0, {"sampler": "ucb", "ucb_c": 1.0}, 0.5)
+T0 = 1_700_000_000.0
 
 
-def counters(store: Store, *offer_ids: int) -> dict[int, dict[str, int]]:
-    matrix = store.read_counters(list(offer_ids))
+def decision(click_id: str, offer_id: int = 1, source: str | None = None, at: float = T0) -> Decision:
+    return Decision(click_id, offer_id, source, at, {"sampler": "ucb", "ucb_c": 1.0}, 0.5)
+
+
+def counters(store: Store, *offer_ids: int, source: str | None = None) -> dict[int, dict[str, int]]:
+    rows = store.read_offers(list(offer_ids), source)
+    matrix = rows.by_source if source else rows.pooled
     return {o: dict(zip(COUNTER_COLUMNS, map(int, row))) for o, row in zip(offer_ids, matrix)}
 
 
 def test_unseen_offers_read_as_zero_rows_in_the_order_asked(store: Store) -> None:
     store.record_decision(decision("a", offer_id=5))
-    matrix = store.read_counters([9, 5, 2**63 - 1])
-    assert matrix.dtype == np.int64
-    assert matrix.tolist() == [[0, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0]]
-    assert store.read_counters([]).shape == (0, len(COUNTER_COLUMNS))
+    rows = store.read_offers([9, 5, 2**63 - 1])
+    assert rows.pooled.dtype == np.int64
+    assert rows.pooled.tolist() == [[0] * 5, [1, 0, 0, 0, 0], [0] * 5]
+    assert rows.by_source.tolist() == [[0] * 5] * 3
+    assert rows.payout_micros.tolist() == [-1, -1, -1] and rows.paused.tolist() == [False] * 3
+    empty = store.read_offers([])
+    assert empty.pooled.shape == (0, len(COUNTER_COLUMNS)) and empty.paused.shape == (0,)
 
 
 def test_a_decision_counts_one_click_once(store: Store) -> None:
@@ -36,8 +42,8 @@ def test_a_decision_counts_one_click_once(store: Store) -> None:
     assert not created
     assert (again.offer_id, again.source, again.params, again.propensity) == (3, "s1", {"sampler": "ucb", "ucb_c": 1.0}, 0.5)
     assert counters(store, 3, 4) == {
-        3: {"clicks": 1, "resolved": 0, "conversions": 0, "reward_micros": 0},
-        4: {"clicks": 0, "resolved": 0, "conversions": 0, "reward_micros": 0},
+        3: {"clicks": 1, "resolved": 0, "conversions": 0, "reward_micros": 0, "expired": 0},
+        4: dict.fromkeys(COUNTER_COLUMNS, 0),
     }
 
 
@@ -50,7 +56,7 @@ def test_resolving_moves_counters_exactly_once(store: Store) -> None:
     assert not applied and outcome.reward_micros == 12_340_000
     outcome, applied = store.resolve_click("c2", 0, at=3.0)
     assert applied and not outcome.is_conversion
-    assert counters(store, 3)[3] == {"clicks": 2, "resolved": 2, "conversions": 1, "reward_micros": 12_340_000}
+    assert counters(store, 3)[3] == {"clicks": 2, "resolved": 2, "conversions": 1, "reward_micros": 12_340_000, "expired": 0}
 
 
 def test_unknown_click_is_refused_and_changes_nothing(store: Store) -> None:
@@ -61,9 +67,12 @@ def test_unknown_click_is_refused_and_changes_nothing(store: Store) -> None:
 
 
 def test_reset_forgets_everything(store: Store) -> None:
-    store.record_decision(decision("c1", offer_id=3))
+    store.record_decision(decision("c1", offer_id=3, source="s"))
     store.resolve_click("c1", 5, at=1.0)
+    store.put_offer(Offer(3, "x", None, "paused", T0))
     store.reset()
+    assert counters(store, 3, source="s")[3] == dict.fromkeys(COUNTER_COLUMNS, 0)
+    assert store.get_offers() == [] and store.known_offer_ids() == []
     assert counters(store, 3)[3] == dict.fromkeys(COUNTER_COLUMNS, 0)
     with pytest.raises(UnknownClick):
         store.resolve_click("c1", 5, at=1.0)
@@ -78,7 +87,7 @@ def test_state_survives_reopening(make_store: Callable[[], Store]) -> None:
     first.record_decision(decision("c2", offer_id=8))
     first.close()
     second = make_store()
-    assert counters(second, 8)[8] == {"clicks": 2, "resolved": 1, "conversions": 1, "reward_micros": 2_500_000}
+    assert counters(second, 8)[8] == {"clicks": 2, "resolved": 1, "conversions": 1, "reward_micros": 2_500_000, "expired": 0}
     outcome, applied = second.resolve_click("c2", 0, at=2.0)
     assert applied and outcome.offer_id == 8
 
@@ -128,3 +137,63 @@ def test_a_click_id_reused_after_a_reset_is_decided_afresh(store: Store) -> None
     stored, created = store.record_decision(decision("r1", offer_id=4))
     assert created and stored.offer_id == 4
     assert counters(store, 3, 4)[4]["clicks"] == 1
+
+
+def test_counters_are_kept_per_source_and_pooled(store: Store) -> None:
+    store.record_decision(decision("a1", offer_id=1, source="fb"))
+    store.record_decision(decision("a2", offer_id=1, source="fb"))
+    store.record_decision(decision("a3", offer_id=1, source="tt"))
+    store.record_decision(decision("a4", offer_id=1))
+    store.resolve_click("a1", 5_000_000, at=T0)
+    store.resolve_click("a3", 0, at=T0)
+    assert counters(store, 1)[1] == {"clicks": 4, "resolved": 2, "conversions": 1, "reward_micros": 5_000_000, "expired": 0}
+    assert counters(store, 1, source="fb")[1] == {"clicks": 2, "resolved": 1, "conversions": 1, "reward_micros": 5_000_000, "expired": 0}
+    assert counters(store, 1, source="tt")[1] == {"clicks": 1, "resolved": 1, "conversions": 0, "reward_micros": 0, "expired": 0}
+    assert counters(store, 1, source="new")[1] == dict.fromkeys(COUNTER_COLUMNS, 0)
+    assert store.record_decision(decision("a1", offer_id=1))[0].source == "fb"
+    assert store.record_decision(decision("a4", offer_id=1))[0].source is None
+
+
+def test_expiry_counts_old_pending_clicks_once_and_late_feedback_still_counts(store: Store) -> None:
+    for i, at in enumerate([T0, T0 + 10, T0 + 20, T0 + 30]):
+        store.record_decision(decision(f"e{i}", offer_id=2, source="s", at=at))
+    store.resolve_click("e0", 0, at=T0 + 40)
+    assert store.expire_clicks(decided_before=T0 + 25, limit=100) == 2  # e1, e2; e0 resolved
+    assert store.expire_clicks(decided_before=T0 + 25, limit=100) == 0
+    for source in (None, "s"):
+        assert counters(store, 2, source=source)[2] == {"clicks": 4, "resolved": 1, "conversions": 0, "reward_micros": 0, "expired": 2}
+    outcome, applied = store.resolve_click("e1", 7_000_000, at=T0 + 50)  # late feedback
+    assert applied and outcome.is_conversion
+    for source in (None, "s"):
+        assert counters(store, 2, source=source)[2] == {"clicks": 4, "resolved": 2, "conversions": 1, "reward_micros": 7_000_000, "expired": 1}
+    assert store.expire_clicks(decided_before=T0 + 100, limit=100) == 1  # e3 only
+    assert counters(store, 2)[2]["expired"] == 2
+
+
+def test_expiry_works_in_bounded_batches(store: Store) -> None:
+    for i in range(25):
+        store.record_decision(decision(f"b{i}", offer_id=3, at=T0 + i))
+    assert [store.expire_clicks(T0 + 100, limit=10) for _ in range(4)] == [10, 10, 5, 0]
+    assert counters(store, 3)[3]["expired"] == 25
+
+
+def test_offer_registry(store: Store) -> None:
+    assert store.get_offers() == [] and store.known_offer_ids() == []
+    store.put_offer(Offer(7, "Casino DE", 25_000_000, "active", T0))
+    store.put_offer(Offer(3, None, None, "paused", T0))
+    store.put_offer(Offer(7, "Casino DE v2", 30_000_000, "active", T0 + 1))  # replaces
+    assert store.get_offers() == [Offer(3, None, None, "paused", T0), Offer(7, "Casino DE v2", 30_000_000, "active", T0 + 1)]
+    assert store.get_offers([7, 99]) == [Offer(7, "Casino DE v2", 30_000_000, "active", T0 + 1)]
+    rows = store.read_offers([7, 3, 5])
+    assert rows.payout_micros.tolist() == [30_000_000, -1, -1]
+    assert rows.paused.tolist() == [False, True, False]
+    store.record_decision(decision("r1", offer_id=5))
+    assert store.known_offer_ids() == [3, 5, 7]
+
+
+def test_recent_choices_count_the_latest_decisions(store: Store) -> None:
+    for i in range(10):
+        store.record_decision(decision(f"c{i}", offer_id=1 if i < 6 else 2, at=T0 + i))
+    assert store.recent_choices(4) == {2: 4}
+    assert store.recent_choices(5) == {1: 1, 2: 4}
+    assert store.recent_choices(100) == {1: 6, 2: 4}

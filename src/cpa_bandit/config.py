@@ -20,3 +20,10 @@ class Settings(BaseSettings):
         "NORMAL", description="NORMAL survives a process crash; FULL also survives power loss."
     )
     seed: int | None = Field(None, description="Seed for the policies' random generator (tests, replays).")
+    attribution_window_days: float = Field(
+        30.0, gt=0, description="A click without feedback for this long counts as a non-conversion for learning."
+    )
+    source_prior_clicks: float = Field(
+        200.0, ge=0, description="Pseudo-clicks of an offer's other sources in its per-source statistics."
+    )
+    maintenance_interval_s: float = Field(60.0, gt=0, description="How often expired clicks are swept.")

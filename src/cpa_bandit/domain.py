@@ -32,13 +32,45 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class OfferCounters:
-    """Lifetime counters of one offer. ``clicks`` counts decisions; the rest resolved clicks."""
+    """Lifetime counters of one offer (or of one offer on one source).
+
+    ``clicks`` counts decisions; ``resolved`` clicks with feedback, ``conversions`` and
+    ``reward_micros`` their outcomes; ``expired`` clicks whose attribution window passed
+    without feedback, which learning counts as non-conversions until late feedback comes.
+    """
 
     offer_id: int
     clicks: int = 0
     resolved: int = 0
     conversions: int = 0
     reward_micros: int = 0
+    expired: int = 0
+
+    @property
+    def pending(self) -> int:
+        return self.clicks - self.resolved - self.expired
+
+
+OFFER_STATUSES = ("active", "paused")
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """An offer as the operator declared it in the registry.
+
+    A declared payout is the prior for the offer's payout until its own conversions speak;
+    a paused offer is never chosen, even when a click lists it as eligible.
+    """
+
+    offer_id: int
+    name: str | None = None
+    payout_micros: int | None = None
+    status: str = "active"
+    updated_at: float = 0.0
+
+    @property
+    def paused(self) -> bool:
+        return self.status == "paused"
 
 
 class DomainError(Exception):
@@ -68,8 +100,10 @@ class ConflictingDecision(DomainError):
     status_code = 409
 
 
-class InvalidRequest(DomainError):
-    status_code = 422
+class NoEligibleOffer(DomainError):
+    """Every listed offer is paused: there is nothing the service may choose."""
+
+    status_code = 409
 
 
 class StoreUnavailable(DomainError):

@@ -1,4 +1,4 @@
-"""The use cases, independent of HTTP: decide, take feedback, report stats, reset."""
+"""The use cases, independent of HTTP: decide, take feedback, maintain, report, configure."""
 
 from __future__ import annotations
 
@@ -8,12 +8,37 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .domain import ConflictingDecision, ConflictingFeedback, Decision, OfferCounters, Outcome
+from .domain import (
+    ConflictingDecision,
+    ConflictingFeedback,
+    Decision,
+    NoEligibleOffer,
+    Offer,
+    OfferCounters,
+    Outcome,
+)
 from .money import MICROS, from_micros
 from .policies import ArmStats, PolicyParams, select
+from .policies.sources import shrink_to_pool
+from .policies.thompson import rpc_posterior
 from .store import Store
+from .store.base import OfferRows
 
 Clock = Callable[[], float]
+
+RECENT_DECISIONS = 1_000
+"""How many of the latest decisions the "share of recent decisions" is taken over."""
+
+EXPIRY_BATCH = 10_000
+"""Most clicks one maintenance pass expires per transaction, to keep transactions short."""
+
+
+@dataclass(frozen=True, slots=True)
+class Learning:
+    """How evidence becomes statistics (settings ``CPA_BANDIT_ATTRIBUTION_WINDOW_DAYS`` …)."""
+
+    attribution_window_s: float = 30 * 86_400.0
+    source_prior_clicks: float = 200.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,25 +66,56 @@ class OfferStats:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class OfferReport:
+    """An offer as the operator sees it in ``/stats/``: counters, what the model believes
+    (posterior mean and 90 % interval of revenue per click) and where traffic goes."""
+
+    stats: OfferStats
+    counters: OfferCounters
+    offer: Offer | None
+    rpc_mean: float
+    rpc_low: float
+    rpc_high: float
+    recent_share: float
+
+
+def _counters(offer_id: int, row: np.ndarray) -> OfferCounters:
+    return OfferCounters(offer_id, *(int(v) for v in row))
+
+
+def _arms(matrix: np.ndarray, declared_payout: np.ndarray) -> ArmStats:
+    """Learning statistics from counter rows: expired clicks count as resolved non-conversions."""
+    clicks, resolved, conversions, reward_micros, expired = np.array(matrix.T, dtype=np.float64, order="C")
+    return ArmStats(clicks, resolved + expired, conversions, reward_micros / MICROS, declared_payout)
+
+
 class BanditService:
-    def __init__(self, store: Store, rng: np.random.Generator, clock: Clock = time.time) -> None:
+    def __init__(
+        self, store: Store, rng: np.random.Generator, clock: Clock = time.time, learning: Learning = Learning()
+    ) -> None:
         self.store = store
         self._rng = rng
         self._clock = clock
+        self._learning = learning
+
+    # --- decisions and feedback --------------------------------------------------------
 
     def decide(
         self, click_id: str, offer_ids: Sequence[int], params: PolicyParams, source: str | None = None
     ) -> Decision:
         """Choose an offer for a click and record it; a retried click gets its first answer."""
-        # rows in the store's COUNTER_COLUMNS order, each contiguous for the policy's ufuncs
-        clicks, resolved, conversions, reward_micros = np.array(
-            self.store.read_counters(offer_ids).T, dtype=np.float64, order="C"
-        )
-        stats = ArmStats.from_counts(clicks, resolved, conversions, reward_micros / MICROS)
-        choice = select(stats, params, self._rng)
+        rows = self.store.read_offers(offer_ids, source)
+        active = np.flatnonzero(~rows.paused)
+        if len(active) == 0:
+            raise NoEligibleOffer("every listed offer is paused; nothing can be chosen", offer_ids=list(offer_ids))
+        arms = self._learning_stats(rows, source)
+        if len(active) < len(offer_ids):
+            arms = arms.take(active)
+        choice = select(arms, params, self._rng)
         decision = Decision(
             click_id=click_id,
-            offer_id=offer_ids[choice.index],
+            offer_id=offer_ids[active[choice.index]],
             source=source,
             created_at=self._clock(),
             params=params.as_dict(),
@@ -87,10 +143,64 @@ class BanditService:
             )
         return outcome
 
-    def offer_stats(self, offer_id: int) -> OfferStats:
-        row = self.store.read_counters([offer_id])[0]
-        return OfferStats.of(OfferCounters(offer_id, *(int(v) for v in row)))
+    def maintain(self) -> int:
+        """Expire the clicks whose attribution window passed without feedback: learning then
+        counts them as non-conversions (late feedback still resolves them). Returns how many."""
+        cutoff = self._clock() - self._learning.attribution_window_s
+        expired = 0
+        while (batch := self.store.expire_clicks(cutoff, EXPIRY_BATCH)) > 0:
+            expired += batch
+            if batch < EXPIRY_BATCH:
+                break
+        return expired
+
+    # --- reports -----------------------------------------------------------------------
+
+    def offer_stats(self, offer_id: int, source: str | None = None) -> OfferStats:
+        rows = self.store.read_offers([offer_id], source)
+        return OfferStats.of(_counters(offer_id, (rows.by_source if source else rows.pooled)[0]))
+
+    def report(self, offer_ids: Sequence[int] | None = None, source: str | None = None) -> list[OfferReport]:
+        """Every offer (or the listed ones), as seen from one source or pooled."""
+        ids = list(offer_ids) if offer_ids is not None else self.store.known_offer_ids()
+        if not ids:
+            return []
+        rows = self.store.read_offers(ids, source)
+        counters = rows.by_source if source else rows.pooled
+        # the same model as Thompson's with its default prior; a fixed seed keeps reports stable
+        mean, low, high = rpc_posterior(self._learning_stats(rows, source), np.random.default_rng(0))
+        offers = {offer.offer_id: offer for offer in self.store.get_offers(ids)}
+        recent = self.store.recent_choices(RECENT_DECISIONS)
+        recent_total = sum(recent.values())
+        return [
+            OfferReport(
+                stats=OfferStats.of(_counters(offer_id, counters[i])),
+                counters=_counters(offer_id, counters[i]),
+                offer=offers.get(offer_id),
+                rpc_mean=float(mean[i]),
+                rpc_low=float(low[i]),
+                rpc_high=float(high[i]),
+                recent_share=recent.get(offer_id, 0) / recent_total if recent_total else 0.0,
+            )
+            for i, offer_id in enumerate(ids)
+        ]
+
+    # --- the offer registry --------------------------------------------------------------
+
+    def put_offer(self, offer_id: int, name: str | None, payout_micros: int | None, status: str) -> Offer:
+        return self.store.put_offer(Offer(offer_id, name, payout_micros, status, self._clock()))
+
+    def offers(self, offer_ids: Sequence[int] | None = None) -> list[Offer]:
+        return self.store.get_offers(offer_ids)
 
     def reset(self) -> None:
         self.store.reset()
 
+    # --- statistics ----------------------------------------------------------------------
+
+    def _learning_stats(self, rows: OfferRows, source: str | None) -> ArmStats:
+        declared = np.where(rows.payout_micros >= 0, rows.payout_micros / MICROS, np.nan)
+        pooled = _arms(rows.pooled, declared)
+        if not source:
+            return pooled
+        return shrink_to_pool(_arms(rows.by_source, declared), pooled, self._learning.source_prior_clicks)

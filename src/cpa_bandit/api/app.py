@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,9 +14,10 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..config import Settings
-from ..service import BanditService, Clock
+from ..domain import StoreUnavailable
+from ..service import BanditService, Clock, Learning
 from ..store import Store, open_store
-from . import admin_routes, seed_routes
+from . import admin_routes, offer_routes, seed_routes, stats_routes
 from .errors import install_error_handlers
 from .lean import include_lean_router
 
@@ -27,6 +31,23 @@ payout) is maximal, learning from the conversions reported back.
 """
 
 
+log = logging.getLogger("cpa_bandit")
+
+
+async def maintain_forever(service: BanditService, interval_s: float) -> None:
+    """Sweep expired clicks now and then, off the event loop (a sweep may take a while).
+    Every worker runs one; a sweep only touches clicks still pending, so they never clash."""
+    while True:
+        try:
+            expired = await asyncio.to_thread(service.maintain)
+        except StoreUnavailable as exc:
+            log.warning("maintenance skipped: %s", exc.detail)
+        else:
+            if expired:
+                log.info("attribution window passed for %d clicks", expired)
+        await asyncio.sleep(interval_s)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -36,11 +57,19 @@ def create_app(
 ) -> FastAPI:
     settings = settings or Settings()
     store = store or open_store(settings.store, sqlite_synchronous=settings.sqlite_synchronous)
-    service = BanditService(store, rng or np.random.default_rng(settings.seed), clock or time.time)
+    learning = Learning(
+        attribution_window_s=settings.attribution_window_days * 86_400.0,
+        source_prior_clicks=settings.source_prior_clicks,
+    )
+    service = BanditService(store, rng or np.random.default_rng(settings.seed), clock or time.time, learning)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        maintenance = asyncio.create_task(maintain_forever(service, settings.maintenance_interval_s))
         yield
+        maintenance.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await maintenance
         store.close()
 
     app = FastAPI(title="cpa-bandit", version=__version__, description=DESCRIPTION, lifespan=lifespan)
@@ -49,5 +78,7 @@ def create_app(
     install_error_handlers(app)
     include_lean_router(app, seed_routes.hot_router)
     app.include_router(seed_routes.router)
+    app.include_router(stats_routes.router)
+    app.include_router(offer_routes.router)
     app.include_router(admin_routes.router)
     return app

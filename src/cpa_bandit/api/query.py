@@ -30,6 +30,11 @@ def parse_query(model: type[Model], request: Request, **context: Any) -> Model:
         raise RequestValidationError(errors) from None
 
 
+def invalid_query(field: str, message: str, value: object) -> RequestValidationError:
+    """A 422 in FastAPI's shape for a query parameter checked by hand."""
+    return RequestValidationError([{"type": "value_error", "loc": ("query", field), "msg": message, "input": value}])
+
+
 def query_parameters(model: type[BaseModel]) -> dict[str, Any]:
     """OpenAPI ``parameters`` of an operation whose query string is ``model``."""
     schema = model.model_json_schema()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationInfo
 
 from ..ids import CLICK_ID_PATTERN, MAX_OFFER_ID, click_id_json, parse_offer_ids
@@ -26,6 +26,12 @@ ClickId = Annotated[
         description="The click's id: 1-64 characters of `[A-Za-z0-9._:-]` (tracker click ids work).",
         examples=["1001"],
     ),
+]
+
+
+SourceQuery = Annotated[
+    str | None,
+    Query(pattern=CLICK_ID_PATTERN, description="A traffic source id; omitted = all sources pooled.", examples=["fb-12"]),
 ]
 
 
@@ -110,7 +116,10 @@ def _service(request: Request) -> BanditService:
     summary="Choose the offer for a click",
     openapi_extra=query_parameters(SampleQuery),
     responses={
-        409: {"model": ErrorResponse, "description": "Click id already decided with an offer not listed now."}
+        409: {
+            "model": ErrorResponse,
+            "description": "Click id already decided with an offer not listed now, or every listed offer is paused.",
+        }
     },
 )
 async def sample(request: Request) -> Response:
@@ -147,9 +156,14 @@ async def feedback(request: Request) -> Response:
 
 
 @router.get("/offer_ids/{offer_id}/stats/", response_model=StatsResponse, summary="Counters of one offer")
-async def offer_stats(request: Request, offer_id: Annotated[int, Path(ge=0, le=MAX_OFFER_ID, examples=[2])]) -> dict:
-    """Lifetime counters of an offer; an offer never seen has all-zero stats."""
-    stats = _service(request).offer_stats(offer_id)
+async def offer_stats(
+    request: Request,
+    offer_id: Annotated[int, Path(ge=0, le=MAX_OFFER_ID, examples=[2])],
+    source: SourceQuery = None,
+) -> dict:
+    """Lifetime counters of an offer (on one traffic source, or all pooled); an offer never
+    seen has all-zero stats."""
+    stats = _service(request).offer_stats(offer_id, source)
     return {
         "offer_id": stats.offer_id,
         "clicks": stats.clicks,

@@ -12,23 +12,34 @@ class ArmStats:
     """Per-offer evidence, aligned arrays of equal length.
 
     ``clicks`` counts every decision (pending or not); ``resolved`` only the clicks whose
-    outcome is known. Policies learn rates from resolved clicks alone: a pending click is
-    unknown, not a failure. ``reward`` is the revenue of the resolved clicks in currency units.
+    outcome is known (feedback came, or the attribution window passed without it). Policies
+    learn rates from resolved clicks alone: a pending click is unknown, not a failure.
+    ``reward`` is the revenue of the resolved clicks in currency units. ``declared_payout``
+    is the payout the operator declared per offer (NaN where none), the prior for the
+    offer's payout until its own conversions speak. Counts may be fractional: pseudo-counts
+    carry prior evidence (see ``sources.shrink_to_pool``).
     """
 
     clicks: np.ndarray
     resolved: np.ndarray
     conversions: np.ndarray
     reward: np.ndarray
+    declared_payout: np.ndarray | None = None
 
     @classmethod
-    def from_counts(cls, clicks, resolved, conversions, reward) -> ArmStats:
+    def from_counts(cls, clicks, resolved, conversions, reward, declared_payout=None) -> ArmStats:
         return cls(
             clicks=np.asarray(clicks, dtype=np.float64),
             resolved=np.asarray(resolved, dtype=np.float64),
             conversions=np.asarray(conversions, dtype=np.float64),
             reward=np.asarray(reward, dtype=np.float64),
+            declared_payout=None if declared_payout is None else np.asarray(declared_payout, dtype=np.float64),
         )
+
+    def take(self, index: np.ndarray) -> ArmStats:
+        """The statistics of a subset of the offers."""
+        declared = None if self.declared_payout is None else self.declared_payout[index]
+        return ArmStats(self.clicks[index], self.resolved[index], self.conversions[index], self.reward[index], declared)
 
     def __len__(self) -> int:
         return len(self.clicks)

@@ -10,11 +10,27 @@ from __future__ import annotations
 import numpy as np
 
 from .arms import ArmStats
-from .payout import prior_payout, sample_payout
+from .payout import mean_payout, prior_payout, sample_payout
+
+
+def _rate_posterior(stats: ArmStats, a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+    """Beta parameters of each offer's conversion rate."""
+    return a + stats.conversions, b + np.maximum(stats.resolved - stats.conversions, 0.0)
 
 
 def thompson_scores(stats: ArmStats, a: float, b: float, rng: np.random.Generator) -> np.ndarray:
     """One posterior draw of rpc per offer."""
-    failures = np.maximum(stats.resolved - stats.conversions, 0.0)
-    rate = rng.beta(a + stats.conversions, b + failures)
-    return rate * sample_payout(stats, prior_payout(stats), rng)
+    alpha, beta = _rate_posterior(stats, a, b)
+    return rng.beta(alpha, beta) * sample_payout(stats, prior_payout(stats), rng)
+
+
+def rpc_posterior(
+    stats: ArmStats, rng: np.random.Generator, a: float = 1.0, b: float = 1.0, draws: int = 2_000
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Posterior mean and 90 % interval of each offer's revenue per click: the model
+    Thompson samples from, summarised for the operators who read the stats."""
+    alpha, beta = _rate_posterior(stats, a, b)
+    prior = prior_payout(stats)
+    rpc = rng.beta(alpha, beta, size=(draws, len(stats))) * sample_payout(stats, prior, rng, draws)
+    low, high = np.quantile(rpc, [0.05, 0.95], axis=0)
+    return alpha / (alpha + beta) * mean_payout(stats, prior), low, high

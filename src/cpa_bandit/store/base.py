@@ -8,38 +8,73 @@ between worker processes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-from ..domain import Decision, Outcome
+from ..domain import Decision, Offer, Outcome
 
-COUNTER_COLUMNS = ("clicks", "resolved", "conversions", "reward_micros")
-"""Column order of the matrix that ``read_counters`` returns."""
+COUNTER_COLUMNS = ("clicks", "resolved", "conversions", "reward_micros", "expired")
+"""Column order of every counter matrix a store returns."""
+
+NO_SOURCE = ""
+"""The source of clicks that named none; such clicks count in the pooled counters only."""
+
+
+@dataclass(frozen=True, slots=True)
+class OfferRows:
+    """What a decision needs about its eligible offers, one row per offer in the order asked.
+
+    ``pooled`` and ``by_source`` are int64 matrices with ``COUNTER_COLUMNS`` (``by_source``
+    holds the counters of the requested source, zeros without one); ``payout_micros`` is
+    the declared payout or -1; ``paused`` marks offers the registry paused.
+    """
+
+    pooled: np.ndarray
+    by_source: np.ndarray
+    payout_micros: np.ndarray
+    paused: np.ndarray
 
 
 class Store(Protocol):
     def record_decision(self, decision: Decision) -> tuple[Decision, bool]:
-        """Make the click pending with its offer and count the click, once.
+        """Make the click pending with its offer and count the click (pooled and for its
+        source), once.
 
         Returns the stored decision and whether this call created it; a click id that was
         already decided is returned as stored, with nothing counted again.
         """
 
     def resolve_click(self, click_id: str, reward_micros: int, at: float) -> tuple[Outcome, bool]:
-        """Resolve a pending click with its reward, once.
+        """Resolve a pending (or expired) click with its reward, once.
 
         Returns the stored outcome and whether this call applied it; an already resolved
         click is returned with its stored reward and nothing changed. Raises
         ``UnknownClick`` for a click id that was never decided.
         """
 
-    def read_counters(self, offer_ids: Sequence[int]) -> np.ndarray:
-        """Lifetime counters as an int64 matrix, one row per offer id (in the given order),
-        columns as ``COUNTER_COLUMNS``; offers never seen are rows of zeros."""
+    def expire_clicks(self, decided_before: float, limit: int) -> int:
+        """Mark up to ``limit`` pending clicks decided before that time as expired (their
+        attribution window passed); returns how many. Late feedback still resolves them."""
+
+    def read_offers(self, offer_ids: Sequence[int], source: str | None = None) -> OfferRows:
+        """Counters, declared payouts and statuses of these offers; unseen ones are zeros."""
+
+    def known_offer_ids(self) -> list[int]:
+        """Every offer with counters or a registry entry, ascending."""
+
+    def recent_choices(self, decisions: int) -> dict[int, int]:
+        """How many of the last ``decisions`` decisions went to each offer."""
+
+    def put_offer(self, offer: Offer) -> Offer:
+        """Create or replace an offer's registry entry."""
+
+    def get_offers(self, offer_ids: Sequence[int] | None = None) -> list[Offer]:
+        """Registry entries (all when ``offer_ids`` is None), ascending by id."""
 
     def reset(self) -> None:
-        """Forget every click and counter."""
+        """Forget every click, counter and registry entry."""
 
     def close(self) -> None:
         """Release connections; the store is not used afterwards."""

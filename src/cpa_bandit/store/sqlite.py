@@ -1,8 +1,8 @@
 """The embedded default store: one SQLite file in WAL mode, shared by worker processes.
 
 Every domain operation is one transaction (a single statement whose triggers move the
-counters, or an explicit ``BEGIN IMMEDIATE`` block), so concurrent workers serialise their
-writes on SQLite's lock and counters stay exact. With WAL and
+counters, see sqlite_schema.py, or an explicit ``BEGIN IMMEDIATE`` block), so concurrent
+workers serialise their writes on SQLite's lock and counters stay exact. With WAL and
 ``synchronous=NORMAL`` a committed transaction survives ``kill -9`` of the process (the
 WAL is written before COMMIT returns); ``synchronous=FULL`` also survives power loss, at
 the price of an fsync per request.
@@ -19,65 +19,29 @@ from pathlib import Path
 
 import numpy as np
 
-from ..domain import Decision, Outcome, StoreUnavailable, UnknownClick
-from .base import COUNTER_COLUMNS
+from ..domain import Decision, Offer, Outcome, StoreUnavailable, UnknownClick
+from .base import COUNTER_COLUMNS, NO_SOURCE, OfferRows
+from .sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 
-SCHEMA_VERSION = 1
 _SYNCHRONOUS = ("NORMAL", "FULL")
-
-_SCHEMA = (
-    """
-CREATE TABLE IF NOT EXISTS clicks (
-    click_id      TEXT PRIMARY KEY,
-    offer_id      INTEGER NOT NULL,
-    source        TEXT,
-    created_at    REAL NOT NULL,
-    params        TEXT NOT NULL,
-    propensity    REAL,
-    reward_micros INTEGER,          -- NULL while the click is pending
-    resolved_at   REAL
-) WITHOUT ROWID
-""",
-    """
-CREATE TABLE IF NOT EXISTS offer_stats (
-    offer_id      INTEGER PRIMARY KEY,
-    clicks        INTEGER NOT NULL DEFAULT 0,
-    resolved      INTEGER NOT NULL DEFAULT 0,
-    conversions   INTEGER NOT NULL DEFAULT 0,
-    reward_micros INTEGER NOT NULL DEFAULT 0
-)
-""",
-    # The counters follow the clicks inside the database itself, in the statement that
-    # changes a click: they cannot drift from the clicks, and each domain operation is a
-    # single statement (one implicit transaction, one WAL commit).
-    """
-CREATE TRIGGER IF NOT EXISTS count_click AFTER INSERT ON clicks
-BEGIN
-    INSERT INTO offer_stats (offer_id, clicks) VALUES (NEW.offer_id, 1)
-    ON CONFLICT (offer_id) DO UPDATE SET clicks = clicks + 1;
-END
-""",
-    """
-CREATE TRIGGER IF NOT EXISTS count_outcome AFTER UPDATE OF reward_micros ON clicks
-WHEN OLD.reward_micros IS NULL AND NEW.reward_micros IS NOT NULL
-BEGIN
-    UPDATE offer_stats SET resolved = resolved + 1,
-        conversions = conversions + (NEW.reward_micros > 0),
-        reward_micros = reward_micros + NEW.reward_micros
-    WHERE offer_id = NEW.offer_id;
-END
-""",
-)
+_WIDTH = len(COUNTER_COLUMNS)
 
 _INSERT_CLICK = (
     "INSERT INTO clicks (click_id, offer_id, source, created_at, params, propensity)"
     " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (click_id) DO NOTHING"
 )
-_COUNTERS_SQL = (
-    # one row per requested id, in the order asked, zeros for offers never seen
-    f"SELECT {', '.join(f'ifnull(s.{c}, 0)' for c in COUNTER_COLUMNS)}"
-    " FROM json_each(?) AS j LEFT JOIN offer_stats AS s ON s.offer_id = j.value ORDER BY j.key"
+# One row per requested id, in the order asked, zeros for offers never seen.
+_OFFER_ROWS_SQL = (
+    f"SELECT {', '.join(f'ifnull(p.{c}, 0)' for c in COUNTER_COLUMNS)},"
+    f" {', '.join(f'ifnull(s.{c}, 0)' for c in COUNTER_COLUMNS)},"
+    " ifnull(o.payout_micros, -1), ifnull(o.status = 'paused', 0)"
+    " FROM json_each(?) AS j"
+    " LEFT JOIN offer_stats AS p ON p.offer_id = j.value"
+    " LEFT JOIN source_stats AS s ON s.offer_id = j.value AND s.source = ?"
+    " LEFT JOIN offers AS o ON o.offer_id = j.value"
+    " ORDER BY j.key"
 )
+_OFFER_COLUMNS = "offer_id, name, payout_micros, status, updated_at"
 
 
 class SQLiteStore:
@@ -100,7 +64,7 @@ class SQLiteStore:
         row = (
             decision.click_id,
             decision.offer_id,
-            decision.source,
+            decision.source or NO_SOURCE,
             decision.created_at,
             json.dumps(decision.params, separators=(",", ":")),
             decision.propensity,
@@ -117,7 +81,8 @@ class SQLiteStore:
                 "SELECT offer_id, source, created_at, params, propensity FROM clicks WHERE click_id = ?",
                 (decision.click_id,),
             ).fetchone()
-        return Decision(decision.click_id, offer_id, source, created_at, json.loads(params), propensity), False
+        stored = Decision(decision.click_id, offer_id, source or None, created_at, json.loads(params), propensity)
+        return stored, False
 
     def resolve_click(self, click_id: str, reward_micros: int, at: float) -> tuple[Outcome, bool]:
         db = self._db()
@@ -136,15 +101,78 @@ class SQLiteStore:
             raise UnknownClick(f"unknown click_id {click_id!r}: no decision was recorded for it")
         return Outcome(click_id, row[0], row[1]), False
 
-    def read_counters(self, offer_ids: Sequence[int]) -> np.ndarray:
+    def expire_clicks(self, decided_before: float, limit: int) -> int:
+        with self._transaction() as db:
+            # Clicks before the watermark were all expired or resolved by an earlier call,
+            # so each call scans only the clicks decided since then.
+            (watermark,) = db.execute(
+                "SELECT ifnull((SELECT value FROM meta WHERE key = 'expired_until'), -1e308)"
+            ).fetchone()
+            ids = db.execute(
+                "SELECT click_id, created_at FROM clicks WHERE created_at >= ? AND created_at < ?"
+                " AND reward_micros IS NULL AND expired = 0 ORDER BY created_at LIMIT ?",
+                (watermark, decided_before, limit),
+            ).fetchall()
+            db.executemany("UPDATE clicks SET expired = 1 WHERE click_id = ?", ((i,) for i, _ in ids))
+            done_until = ids[-1][1] if len(ids) == limit else decided_before
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('expired_until', ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+                (done_until,),
+            )
+        return len(ids)
+
+    def read_offers(self, offer_ids: Sequence[int], source: str | None = None) -> OfferRows:
         with self._errors():
-            rows = self._db().execute(_COUNTERS_SQL, (json.dumps(list(offer_ids)),)).fetchall()
-        return np.array(rows, dtype=np.int64).reshape(len(offer_ids), len(COUNTER_COLUMNS))
+            rows = self._db().execute(_OFFER_ROWS_SQL, (json.dumps(list(offer_ids)), source or NO_SOURCE)).fetchall()
+        matrix = np.array(rows, dtype=np.int64).reshape(len(offer_ids), 2 * _WIDTH + 2)
+        return OfferRows(
+            pooled=matrix[:, :_WIDTH],
+            by_source=matrix[:, _WIDTH : 2 * _WIDTH],
+            payout_micros=matrix[:, 2 * _WIDTH],
+            paused=matrix[:, 2 * _WIDTH + 1].astype(bool),
+        )
+
+    def known_offer_ids(self) -> list[int]:
+        with self._errors():
+            rows = self._db().execute(
+                "SELECT offer_id FROM offer_stats UNION SELECT offer_id FROM offers ORDER BY 1"
+            ).fetchall()
+        return [offer_id for (offer_id,) in rows]
+
+    def recent_choices(self, decisions: int) -> dict[int, int]:
+        with self._errors():
+            rows = self._db().execute(
+                "SELECT offer_id, count(*) FROM"
+                " (SELECT offer_id FROM clicks ORDER BY created_at DESC LIMIT ?) GROUP BY offer_id",
+                (decisions,),
+            ).fetchall()
+        return dict(rows)
+
+    def put_offer(self, offer: Offer) -> Offer:
+        with self._errors():
+            self._db().execute(
+                f"INSERT OR REPLACE INTO offers ({_OFFER_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                (offer.offer_id, offer.name, offer.payout_micros, offer.status, offer.updated_at),
+            )
+        return offer
+
+    def get_offers(self, offer_ids: Sequence[int] | None = None) -> list[Offer]:
+        with self._errors():
+            if offer_ids is None:
+                rows = self._db().execute(f"SELECT {_OFFER_COLUMNS} FROM offers ORDER BY offer_id").fetchall()
+            else:
+                rows = self._db().execute(
+                    f"SELECT {_OFFER_COLUMNS} FROM offers WHERE offer_id IN (SELECT value FROM json_each(?))"
+                    " ORDER BY offer_id",
+                    (json.dumps(list(offer_ids)),),
+                ).fetchall()
+        return [Offer(*row) for row in rows]
 
     def reset(self) -> None:
         with self._transaction() as db:
-            db.execute("DELETE FROM clicks")
-            db.execute("DELETE FROM offer_stats")
+            for table in ("clicks", "offer_stats", "source_stats", "offers", "meta"):
+                db.execute(f"DELETE FROM {table}")
 
     def close(self) -> None:
         with self._connections_lock:
@@ -197,7 +225,7 @@ class SQLiteStore:
                     f"{self.path} has schema version {version}; this cpa-bandit knows up to"
                     f" {SCHEMA_VERSION}: upgrade cpa-bandit rather than downgrade the data"
                 )
-            if version < SCHEMA_VERSION:
-                for statement in _SCHEMA:
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[target]:
                     db.execute(statement)
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

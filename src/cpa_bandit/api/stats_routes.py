@@ -1,0 +1,83 @@
+"""Statistics for operators: every offer with what the model believes about it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from ..ids import InvalidId, parse_offer_ids
+from ..money import from_micros
+from ..service import BanditService, OfferReport
+from .query import invalid_query
+from .seed_routes import SourceQuery
+
+router = APIRouter(tags=["stats"])
+
+
+class OfferStatsRow(BaseModel):
+    offer_id: int
+    name: str | None = Field(description="From the offer registry.")
+    status: str = Field(description="`active` or `paused` (registry); `active` when not registered.")
+    declared_payout: float | None = Field(description="From the offer registry.")
+    clicks: int = Field(description="Decisions that chose this offer.")
+    pending: int = Field(description="Clicks with no feedback yet, within the attribution window.")
+    resolved: int = Field(description="Clicks with feedback.")
+    expired: int = Field(description="Clicks whose attribution window passed without feedback.")
+    conversions: int
+    reward: float
+    cr: float = Field(description="conversions / clicks.")
+    rpc: float = Field(description="reward / clicks.")
+    rpc_mean: float = Field(description="Posterior mean of revenue per click.")
+    rpc_low: float = Field(description="5 % posterior quantile of revenue per click.")
+    rpc_high: float = Field(description="95 % posterior quantile of revenue per click.")
+    recent_share: float = Field(description="Share of the latest 1,000 decisions that chose this offer.")
+
+
+class StatsPage(BaseModel):
+    source: str | None
+    offers: list[OfferStatsRow]
+
+
+def _row(report: OfferReport) -> OfferStatsRow:
+    stats, counters, offer = report.stats, report.counters, report.offer
+    return OfferStatsRow(
+        offer_id=stats.offer_id,
+        name=offer.name if offer else None,
+        status=offer.status if offer else "active",
+        declared_payout=from_micros(offer.payout_micros) if offer and offer.payout_micros is not None else None,
+        clicks=stats.clicks,
+        pending=counters.pending,
+        resolved=counters.resolved,
+        expired=counters.expired,
+        conversions=stats.conversions,
+        reward=stats.reward,
+        cr=stats.cr,
+        rpc=stats.rpc,
+        rpc_mean=report.rpc_mean,
+        rpc_low=report.rpc_low,
+        rpc_high=report.rpc_high,
+        recent_share=report.recent_share,
+    )
+
+
+@router.get("/stats/", response_model=StatsPage, summary="Every offer, with the model's view of it")
+async def stats(
+    request: Request,
+    source: SourceQuery = None,
+    offer_ids: Annotated[
+        str | None, Query(description="Comma-separated offer ids; omitted = every known offer.", examples=["1,2,3"])
+    ] = None,
+) -> StatsPage:
+    """Counters of each offer (for one source, or pooled), pending and resolved clicks, the
+    posterior mean and 90 % interval of its revenue per click, and its share of recent
+    decisions."""
+    service: BanditService = request.app.state.service
+    ids = None
+    if offer_ids is not None:
+        try:
+            ids = parse_offer_ids(offer_ids, request.app.state.settings.max_offers)
+        except InvalidId as exc:
+            raise invalid_query("offer_ids", str(exc), offer_ids) from None
+    return StatsPage(source=source, offers=[_row(report) for report in service.report(ids, source)])

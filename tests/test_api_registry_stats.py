@@ -1,0 +1,162 @@
+"""The offer registry, the per-source and operator statistics, and the attribution window,
+through HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from cpa_bandit.api import create_app
+from cpa_bandit.config import Settings
+
+ADMIN = {"X-Admin-Key": "test-admin-key"}
+
+
+def sample(client: TestClient, click_id, offer_ids="1,2,3", **params):
+    return client.get("/sample/", params={"click_id": click_id, "offer_ids": offer_ids, **params})
+
+
+def put_offer(client: TestClient, offer_id, headers=ADMIN, **body):
+    return client.put(f"/offers/{offer_id}", json=body, headers=headers)
+
+
+def test_registry_round_trip(client: TestClient) -> None:
+    response = put_offer(client, 7, name="Casino DE", payout=25.5, status="paused")
+    assert response.status_code == 200
+    body = response.json()
+    assert {k: body[k] for k in ("offer_id", "name", "payout", "status")} == {
+        "offer_id": 7, "name": "Casino DE", "payout": 25.5, "status": "paused",
+    }
+    assert client.get("/offers/7").json() == body
+    put_offer(client, 3)
+    assert [o["offer_id"] for o in client.get("/offers").json()["offers"]] == [3, 7]
+    assert client.get("/offers/3").json()["status"] == "active"
+    # a PUT replaces the whole entry
+    assert put_offer(client, 7, name="Casino DE").json()["payout"] is None
+    missing = client.get("/offers/8")
+    assert missing.status_code == 404 and "registry" in missing.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"payout": -1}, {"payout": "abc"}, {"status": "deleted"}, {"name": "x" * 201}, {"colour": "red"}, {"payout": 2e9}],
+)
+def test_bad_registry_entries_are_422_and_change_nothing(client: TestClient, body: dict) -> None:
+    response = client.put("/offers/5", json=body, headers=ADMIN)
+    assert response.status_code == 422, response.text
+    assert client.get("/offers/5").status_code == 404
+
+
+def test_registry_writes_need_the_admin_key(client: TestClient) -> None:
+    assert put_offer(client, 5, headers={}).status_code == 401
+    assert put_offer(client, 5, headers={"X-Admin-Key": "nope"}).status_code == 401
+    assert client.get("/offers/5").status_code == 404
+    assert client.put("/offers/abc", json={}, headers=ADMIN).status_code == 422
+
+
+def test_a_paused_offer_is_never_chosen(client: TestClient) -> None:
+    put_offer(client, 2, status="paused")
+    picks = {sample(client, f"p{i}").json()["offer_id"] for i in range(30)}
+    assert picks == {1, 3}
+    refused = sample(client, "p-all", offer_ids="2")
+    assert refused.status_code == 409 and "paused" in refused.json()["detail"]
+    assert client.get("/offer_ids/2/stats/").json()["clicks"] == 0
+    put_offer(client, 2, status="active")
+    assert sample(client, "p-back", offer_ids="2").json()["offer_id"] == 2
+
+
+def test_a_declared_payout_is_the_prior_until_conversions_speak(tmp_path: Path) -> None:
+    """Two offers with the same evidence and no conversion yet: the one declared 10x more
+    valuable gets the traffic; once both converted alike, their own payouts decide."""
+    settings = Settings(store=f"sqlite:///{tmp_path}/p.db", admin_key="k")
+    with TestClient(create_app(settings, rng=np.random.default_rng(1))) as client:
+        headers = {"X-Admin-Key": "k"}
+        client.put("/offers/1", json={"payout": 5}, headers=headers)
+        client.put("/offers/2", json={"payout": 50}, headers=headers)
+
+        def resolve(offer: int, prefix: str, rewards: list[float]) -> None:
+            for i, reward in enumerate(rewards):
+                sample(client, f"{prefix}{offer}-{i}", offer_ids=str(offer))
+                client.put("/feedback/", params={"click_id": f"{prefix}{offer}-{i}", "reward": reward})
+
+        resolve(1, "w", [0] * 10)
+        resolve(2, "w", [0] * 10)
+        picks = [sample(client, f"g{i}", offer_ids="1,2").json()["offer_id"] for i in range(10)]
+        assert picks.count(2) == 10
+        resolve(1, "c", [5] * 20)  # offer 1 pays what it declared
+        resolve(2, "c", [0.5] * 20)  # offer 2 pays a tenth of it
+        picks = [sample(client, f"h{i}", offer_ids="1,2", ucb_c=0).json()["offer_id"] for i in range(10)]
+        assert picks.count(1) == 10
+
+
+def test_stats_are_kept_per_source(client: TestClient) -> None:
+    sample(client, "s1", offer_ids="4", source="fb")
+    sample(client, "s2", offer_ids="4", source="fb")
+    sample(client, "s3", offer_ids="4", source="tt")
+    client.put("/feedback/", params={"click_id": "s1", "reward": 8})
+    assert client.get("/offer_ids/4/stats/").json() == {
+        "offer_id": 4, "clicks": 3, "conversions": 1, "reward": 8.0, "cr": 1 / 3, "rpc": 8 / 3,
+    }
+    assert client.get("/offer_ids/4/stats/", params={"source": "fb"}).json() == {
+        "offer_id": 4, "clicks": 2, "conversions": 1, "reward": 8.0, "cr": 0.5, "rpc": 4.0,
+    }
+    assert client.get("/offer_ids/4/stats/", params={"source": "tt"}).json()["clicks"] == 1
+    assert client.get("/offer_ids/4/stats/", params={"source": "other"}).json()["clicks"] == 0
+    assert client.get("/offer_ids/4/stats/", params={"source": "bad source"}).status_code == 422
+
+
+def test_stats_page_reports_every_offer_with_the_models_view(client: TestClient) -> None:
+    put_offer(client, 9, name="Registered, never shown", payout=3.0)
+    for i in range(40):
+        offer = sample(client, f"q{i}", offer_ids="1,2").json()["offer_id"]
+        if i < 30:
+            client.put("/feedback/", params={"click_id": f"q{i}", "reward": 10 if (offer == 1 and i % 3 == 0) else 0})
+    page = client.get("/stats/").json()
+    assert page["source"] is None
+    rows = {row["offer_id"]: row for row in page["offers"]}
+    assert set(rows) == {1, 2, 9}
+    assert rows[9]["name"] == "Registered, never shown" and rows[9]["declared_payout"] == 3.0 and rows[9]["clicks"] == 0
+    assert rows[1]["clicks"] + rows[2]["clicks"] == 40
+    assert rows[1]["pending"] + rows[2]["pending"] == 10
+    assert rows[1]["resolved"] + rows[2]["resolved"] == 30
+    assert sum(row["recent_share"] for row in rows.values()) == pytest.approx(1.0)
+    for row in rows.values():
+        assert row["rpc_low"] <= row["rpc_mean"] <= row["rpc_high"]
+    assert rows[1]["rpc_mean"] > rows[2]["rpc_mean"]
+    subset = client.get("/stats/", params={"offer_ids": "2,1", "source": "none-such"}).json()
+    assert [row["offer_id"] for row in subset["offers"]] == [2, 1]
+    assert subset["source"] == "none-such" and subset["offers"][0]["clicks"] == 0
+    bad = client.get("/stats/", params={"offer_ids": "1,x"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "offer_ids"]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_attribution_window_turns_silent_clicks_into_non_conversions(tmp_path: Path) -> None:
+    clock = Clock()
+    settings = Settings(store=f"sqlite:///{tmp_path}/w.db", attribution_window_days=30)
+    app = create_app(settings, rng=np.random.default_rng(0), clock=clock)
+    with TestClient(app) as client:
+        for i in range(3):
+            sample(client, f"w{i}", offer_ids="1")
+        clock.now += 29 * 86_400
+        sample(client, "w-late", offer_ids="1")
+        service = app.state.service
+        assert service.maintain() == 0
+        clock.now += 2 * 86_400  # the first three are now past their 30 days
+        assert service.maintain() == 3
+        row = client.get("/stats/").json()["offers"][0]
+        assert (row["pending"], row["expired"], row["resolved"]) == (1, 3, 0)
+        late = client.put("/feedback/", params={"click_id": "w0", "reward": 12})
+        assert late.status_code == 200 and late.json()["is_conversion"] is True
+        row = client.get("/stats/").json()["offers"][0]
+        assert (row["pending"], row["expired"], row["resolved"], row["conversions"]) == (1, 2, 1, 1)
