@@ -84,7 +84,7 @@ def _counters(offer_id: int, row: np.ndarray) -> OfferCounters:
     return OfferCounters(offer_id, *(int(v) for v in row))
 
 
-def _arms(matrix: np.ndarray, declared_payout: np.ndarray) -> ArmStats:
+def _arms(matrix: np.ndarray, declared_payout: np.ndarray | None) -> ArmStats:
     """Learning statistics from counter rows: expired clicks count as resolved non-conversions."""
     clicks, resolved, conversions, reward_micros, expired = np.array(matrix.T, dtype=np.float64, order="C")
     return ArmStats(clicks, resolved + expired, conversions, reward_micros / MICROS, declared_payout)
@@ -199,7 +199,9 @@ class BanditService:
     # --- statistics ----------------------------------------------------------------------
 
     def _learning_stats(self, rows: OfferRows, source: str | None) -> ArmStats:
-        declared = np.where(rows.payout_micros >= 0, rows.payout_micros / MICROS, np.nan)
+        declared = None
+        if rows.payout_micros.max(initial=-1) >= 0:
+            declared = np.where(rows.payout_micros >= 0, rows.payout_micros / MICROS, np.nan)
         pooled = _arms(rows.pooled, declared)
         if not source:
             return pooled
