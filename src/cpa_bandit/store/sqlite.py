@@ -32,14 +32,21 @@ _INSERT_CLICK = (
 )
 # One row per requested id, zeros for offers never seen. json_each is the outer loop of the
 # LEFT JOINs, so rows come in the order asked; its key is returned to check that cheaply
-# rather than sorting (an ORDER BY costs a temporary b-tree on every decision).
+# rather than sorting (an ORDER BY costs a temporary b-tree on every decision). Without a
+# source the per-source columns are constant zeros: no join, fewer values to fetch.
+_POOLED = ", ".join(f"ifnull(p.{c}, 0)" for c in COUNTER_COLUMNS)
+_BY_SOURCE = ", ".join(f"ifnull(s.{c}, 0)" for c in COUNTER_COLUMNS)
 _OFFER_ROWS_SQL = (
-    f"SELECT j.key, {', '.join(f'ifnull(p.{c}, 0)' for c in COUNTER_COLUMNS)},"
-    f" {', '.join(f'ifnull(s.{c}, 0)' for c in COUNTER_COLUMNS)},"
-    " ifnull(o.payout_micros, -1), ifnull(o.status = 'paused', 0)"
+    f"SELECT j.key, {_POOLED}, {_BY_SOURCE}, ifnull(o.payout_micros, -1), ifnull(o.status = 'paused', 0)"
     " FROM json_each(?) AS j"
     " LEFT JOIN offer_stats AS p ON p.offer_id = j.value"
     " LEFT JOIN source_stats AS s ON s.offer_id = j.value AND s.source = ?"
+    " LEFT JOIN offers AS o ON o.offer_id = j.value"
+)
+_POOLED_ROWS_SQL = (
+    f"SELECT j.key, {_POOLED}, ifnull(o.payout_micros, -1), ifnull(o.status = 'paused', 0)"
+    " FROM json_each(?) AS j"
+    " LEFT JOIN offer_stats AS p ON p.offer_id = j.value"
     " LEFT JOIN offers AS o ON o.offer_id = j.value"
 )
 _OFFER_COLUMNS = "offer_id, name, payout_micros, status, updated_at"
@@ -124,16 +131,21 @@ class SQLiteStore:
         return len(ids)
 
     def read_offers(self, offer_ids: Sequence[int], source: str | None = None) -> OfferRows:
+        ids = json.dumps(list(offer_ids))
         with self._errors():
-            rows = self._db().execute(_OFFER_ROWS_SQL, (json.dumps(list(offer_ids)), source or NO_SOURCE)).fetchall()
-        matrix = np.array(rows, dtype=np.int64).reshape(len(offer_ids), 2 * _WIDTH + 3)
+            if source:
+                rows = self._db().execute(_OFFER_ROWS_SQL, (ids, source)).fetchall()
+            else:
+                rows = self._db().execute(_POOLED_ROWS_SQL, (ids,)).fetchall()
+        matrix = np.array(rows, dtype=np.int64).reshape(len(offer_ids), 3 + _WIDTH * (2 if source else 1))
         if not np.array_equal(matrix[:, 0], np.arange(len(offer_ids))):
             matrix = matrix[np.argsort(matrix[:, 0])]
+        pooled = matrix[:, 1 : 1 + _WIDTH]
         return OfferRows(
-            pooled=matrix[:, 1 : 1 + _WIDTH],
-            by_source=matrix[:, 1 + _WIDTH : 1 + 2 * _WIDTH],
-            payout_micros=matrix[:, 1 + 2 * _WIDTH],
-            paused=matrix[:, 2 + 2 * _WIDTH].astype(bool),
+            pooled=pooled,
+            by_source=matrix[:, 1 + _WIDTH : 1 + 2 * _WIDTH] if source else np.zeros_like(pooled),
+            payout_micros=matrix[:, -2],
+            paused=matrix[:, -1].astype(bool),
         )
 
     def known_offer_ids(self) -> list[int]:
