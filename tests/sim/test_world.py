@@ -7,8 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from cpa_bandit.sim.stream import draw
 from cpa_bandit.sim.scenarios import SCENARIOS, scenario_config
+from cpa_bandit.sim.stream import draw
 from cpa_bandit.sim.world import WorldConfig
 
 

@@ -73,9 +73,7 @@ class ServicePolicy:
 
     def choose(self, click: int, source: int, offers: np.ndarray) -> int:
         ids = offers.tolist()
-        decision = self.service.decide(
-            str(click), ids, self.params, source_id(source) if self.pass_source else None
-        )
+        decision = self.service.decide(str(click), ids, self.params, source_id(source) if self.pass_source else None)
         return ids.index(decision.offer_id)
 
     def feedback(self, click: int, reward_micros: int) -> None:
@@ -98,7 +96,9 @@ class InProcess:
         self.directory = directory
         self._files = 0
 
-    def service_policy(self, params: PolicyParams, pass_source: bool, rng: np.random.Generator, clock: Clock) -> SimPolicy:
+    def service_policy(
+        self, params: PolicyParams, pass_source: bool, rng: np.random.Generator, clock: Clock
+    ) -> SimPolicy:
         if self.store == "memory":
             url = "memory://"
         else:
@@ -110,7 +110,9 @@ class InProcess:
 class Backend(Protocol):
     """Where the service's samplers run: in process or behind a server's HTTP routes."""
 
-    def service_policy(self, params: PolicyParams, pass_source: bool, rng: np.random.Generator, clock: Clock) -> SimPolicy: ...
+    def service_policy(
+        self, params: PolicyParams, pass_source: bool, rng: np.random.Generator, clock: Clock
+    ) -> SimPolicy: ...
 
 
 def make_policy(

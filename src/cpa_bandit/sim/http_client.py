@@ -67,7 +67,9 @@ class HttpBackend:
     def __init__(self, target: Target) -> None:
         self.target = target
 
-    def service_policy(self, params: PolicyParams, pass_source: bool, rng: np.random.Generator, clock: Clock) -> SimPolicy:
+    def service_policy(
+        self, params: PolicyParams, pass_source: bool, rng: np.random.Generator, clock: Clock
+    ) -> SimPolicy:
         """The server uses its own generator and clock; ``rng`` and ``clock`` are unused here."""
         return HttpServicePolicy(self.target, params, pass_source)
 
@@ -99,7 +101,9 @@ class HttpServicePolicy:
         return int(np.flatnonzero(offers == body["offer_id"] - self.offer_base)[0])
 
     def feedback(self, click: int, reward_micros: int) -> None:
-        self._request("PUT", "/feedback/", {"click_id": self.click_id(click), "reward": repr(from_micros(int(reward_micros)))})
+        self._request(
+            "PUT", "/feedback/", {"click_id": self.click_id(click), "reward": repr(from_micros(int(reward_micros)))}
+        )
 
     def close(self) -> None:
         self._connection.close()

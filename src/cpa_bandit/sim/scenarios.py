@@ -31,7 +31,9 @@ SCENARIOS: dict[str, Scenario] = {
             "halfway, the 3 best offers convert 5x less and 3 poor ones 5x more (judged on the second half)",
             "second_half",
         ),
-        Scenario("new-offers", "a third of the offers, the best among them, start between 20 % and 50 % of the run", "all"),
+        Scenario(
+            "new-offers", "a third of the offers, the best among them, start between 20 % and 50 % of the run", "all"
+        ),
         Scenario("long-delays", "feedback 10x later, with a longer tail: much of it still pending at the end", "all"),
         Scenario("source-specific", "sources disagree strongly about the best offer (spread 1.0)", "all"),
     )

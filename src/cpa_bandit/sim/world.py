@@ -107,9 +107,7 @@ def make_world(config: WorldConfig, seed: np.random.SeedSequence) -> World:
     k, s = config.offers, config.sources
     low, high = np.log(config.cr_range)
     base_cr = np.exp(rng.uniform(low, high, k))
-    payout = np.clip(
-        rng.lognormal(np.log(config.payout_median), config.payout_sigma, k), *config.payout_range
-    ).round(2)
+    payout = np.clip(rng.lognormal(np.log(config.payout_median), config.payout_sigma, k), *config.payout_range).round(2)
     source_effect = np.exp(config.source_spread * rng.standard_normal((s, k)))
     cr = np.minimum(base_cr * source_effect, 1.0)
     # A few sources bring most traffic, as on a real platform: Zipf-like weights.
