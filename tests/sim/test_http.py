@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+from e2e_harness import BanditServer
+from typer.testing import CliRunner
 
+from cpa_bandit.cli import app
 from cpa_bandit.policies import PolicyParams, Sampler
 from cpa_bandit.sim.http_client import HttpServicePolicy, Target
 from cpa_bandit.sim.runner import RunOptions, SimClock, play
 from cpa_bandit.sim.stream import draw
 from cpa_bandit.sim.world import WorldConfig
-
-from e2e_harness import BanditServer
 
 TINY = WorldConfig(clicks=300, offers=8, sources=2, eligible=4, mean_delay=20.0)
 
@@ -43,6 +46,21 @@ def test_a_run_over_http_is_counted_by_the_server_and_repeats_never_collide(band
             answer = client.put("/feedback/", params={"click_id": policy.click_id(pending), "reward": 0})
             assert answer.status_code == 200, answer.text
             assert answer.json()["offer_id"] == policy.offer_base + offers[pending]
+
+
+@pytest.mark.e2e
+def test_simulate_command_over_http(bandit_server: BanditServer, tmp_path: Path) -> None:
+    args = [
+        "simulate", "--http", bandit_server.base_url, "--scenario", "static", "--policy", "thompson",
+        "--policy", "ucb-pooled", "--seeds", "1", "--clicks", "200", "--offers", "8", "--sources", "2",
+        "--eligible", "4", "--delay", "20", "--jsonl", str(tmp_path / "http.jsonl"),
+    ]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in (tmp_path / "http.jsonl").read_text().splitlines()]
+    assert [x["policy"] for x in lines] == ["thompson", "ucb-pooled"]
+    assert lines[0]["config"]["mode"] == "http" and lines[0]["config"]["http"] == f"127.0.0.1:{bandit_server.port}"
+    assert all(-1.0 <= x["efficiency"] <= 1.0 for x in lines)
 
 
 def test_only_loopback_servers_are_driven() -> None:

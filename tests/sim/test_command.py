@@ -1,0 +1,111 @@
+"""``cpa-bandit simulate`` end to end in process: tables, JSON lines, plots, refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cpa_bandit.cli import app
+from cpa_bandit.sim.command import Plan
+from cpa_bandit.sim.contenders import DEFAULT_POLICIES, SERVICE_POLICIES
+from cpa_bandit.sim.runner import RunOptions
+from cpa_bandit.sim.scenarios import SCENARIOS
+from cpa_bandit.sim.world import WorldConfig
+
+SMALL_ARGS = ["--clicks", "600", "--offers", "12", "--sources", "3", "--eligible", "5", "--delay", "30"]
+
+
+def simulate(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["simulate", *SMALL_ARGS, *args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output
+
+
+def test_tables_json_lines_and_plots(tmp_path: Path) -> None:
+    args = [
+        "--scenario", "static", "--scenario", "drift", "--policy", "thompson", "--policy", "random",
+        "--seeds", "2", "--jsonl", str(tmp_path / "a.jsonl"), "--plots", str(tmp_path / "plots"),
+    ]  # fmt: skip
+    code, output = simulate(*args)
+    assert code == 0, output
+    assert "Efficiency, mean ± std over 2 seed(s)" in output and "Cumulative regret" in output
+    assert "drift (2nd half)" in output
+    assert "thompson on static" in output and "vs best baseline on drift (random)" in output
+
+    lines = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
+    assert [(x["scenario"], x["seed"], x["policy"]) for x in lines] == [
+        (s, seed, p) for s in ("static", "drift") for seed in (0, 1) for p in ("thompson", "random")
+    ]
+    first = lines[0]
+    for key in (
+        "efficiency",
+        "efficiency_first_half",
+        "efficiency_second_half",
+        "judged_efficiency",
+        "regret",
+        "revenue",
+    ):
+        assert isinstance(first[key], float), key
+    assert first["config"]["clicks"] == 600 and first["config"]["mode"] == "in-process"
+    assert first["config"]["store"] == "memory" and first["config"]["seconds_per_click"] == 60.0
+    drift = next(x for x in lines if x["scenario"] == "drift")
+    assert drift["config"]["drift_at"] == 300 and drift["judged_efficiency"] == drift["efficiency_second_half"]
+
+    plots = sorted(p.name for p in (tmp_path / "plots").iterdir())
+    assert plots == ["drift-allocation.png", "drift-regret.png", "static-allocation.png", "static-regret.png"]
+    assert all((tmp_path / "plots" / p).read_bytes().startswith(b"\x89PNG") for p in plots)
+
+    # reproducible: the same command gives the same numbers
+    again = [*args[:-4], "--jsonl", str(tmp_path / "b.jsonl")]
+    assert simulate(*again)[0] == 0
+    assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.jsonl").read_text()
+
+
+def test_sqlite_store_runs_the_same_decisions(tmp_path: Path) -> None:
+    common = ["--scenario", "static", "--policy", "ucb", "--seeds", "1"]
+    assert simulate(*common, "--jsonl", str(tmp_path / "m.jsonl"))[0] == 0
+    assert simulate(*common, "--store", "sqlite", "--jsonl", str(tmp_path / "s.jsonl"))[0] == 0
+    memory, sqlite = (json.loads((tmp_path / f).read_text()) for f in ("m.jsonl", "s.jsonl"))
+    assert sqlite["config"]["store"] == "sqlite"
+    assert sqlite["efficiency"] == memory["efficiency"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--scenario", "sunny"], "unknown scenario 'sunny'"),
+        (["--policy", "greedy"], "unknown policy(ies) greedy"),
+        (["--store", "redis"], "--store must be memory or sqlite"),
+        (["--eligible", "20"], "eligible offers per click need"),
+        (["--http", "http://192.0.2.1:8000"], "loopback"),
+        (["--http", "http://example.com:8000"], "loopback"),
+        (["--http", "https://127.0.0.1:8000"], "URL like"),
+        (["--http", "http://127.0.0.1:8000", "--policy", "seed-ucb"], "seed-ucb run(s) in the simulator only"),
+        (["--http", "http://127.0.0.1:8000", "--store", "sqlite"], "in process only"),
+    ],
+)
+def test_refusals(args: list[str], message: str) -> None:
+    code, output = simulate(*args)
+    assert code == 2
+    assert message in " ".join(output.split()), output
+
+
+def test_defaults_run_every_scenario_and_policy() -> None:
+    plan = Plan.check(None, None, 3, WorldConfig(), RunOptions(), "memory", None, None, None)
+    assert plan.scenarios == list(SCENARIOS) and plan.policies == list(DEFAULT_POLICIES)
+    assert plan.seeds == [0, 1, 2]
+    assert (plan.base.clicks, plan.base.offers, plan.base.sources, plan.base.eligible) == (10_000, 30, 4, 10)
+    assert plan.base.mean_delay == 100.0
+    over_http = Plan.check(None, None, 1, WorldConfig(), RunOptions(), "memory", "http://localhost:8000", None, None)
+    assert over_http.policies == list(SERVICE_POLICIES)
+
+
+def test_help_names_every_scenario_and_policy() -> None:
+    result = CliRunner().invoke(app, ["simulate", "--help"], env={"COLUMNS": "200"})
+    text = " ".join(result.output.split())
+    for name in [*SCENARIOS, *DEFAULT_POLICIES, "oracle"]:
+        assert name in text, name
