@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from .contenders import BASELINES
+from .contenders import BASELINES, ORACLE
 from .runner import SeedRun
 
 TOP_OFFERS = 6
@@ -68,7 +68,7 @@ def _regret_figure(runs: Sequence[SeedRun]) -> Figure:
 def _allocation_figure(seed_run: SeedRun) -> Figure:
     """Share of clicks per offer over time, the oracle's first, then each policy's (one seed)."""
     panels = [("oracle (best offer per click)", seed_run.best_offers)]
-    panels += [(run.policy, run.offers) for run in seed_run.runs if run.policy != "oracle"]
+    panels += [(run.policy, run.offers) for run in seed_run.runs if run.policy != ORACLE]
     top = np.argsort(-np.bincount(seed_run.best_offers), kind="stable")[:TOP_OFFERS]
     edges = np.linspace(0, seed_run.config.clicks, WINDOWS + 1).astype(int)
     centres = (edges[:-1] + edges[1:]) / 2

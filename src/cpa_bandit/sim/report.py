@@ -80,7 +80,8 @@ def table(summary: Summary, metric: str, title: str, fmt: str) -> Table:
     out = Table(title=title, title_justify="left")
     out.add_column("policy", style="bold")
     for scenario in summary.scenarios:
-        part = " (2nd half)" if SCENARIOS[scenario].judged_on == "second_half" and "efficiency" in metric else ""
+        judged = metric == "judged_efficiency" and SCENARIOS[scenario].judged_on == "second_half"
+        part = " (2nd half)" if judged else ""
         out.add_column(scenario + part, justify="right")
     for policy in summary.policies:
         style = "dim" if policy in BASELINES else None
