@@ -113,10 +113,10 @@ def test_ucb_exploration_is_in_rpc_units_and_scaled_by_c() -> None:
 
 
 def test_ucb_bound_matches_wilson_interval() -> None:
-    """Score = mean payout × upper Wilson bound with z² = 2c² ln N."""
+    """Score = mean payout × upper Wilson bound with z² = c² ln(N) / 2."""
     n, conversions, c = 400.0, 8.0, 1.5
     s = stats([n, n], [n, n], [conversions, conversions], [80.0, 80.0])
-    z = c * np.sqrt(2 * np.log(2 * n))
+    z = c * np.sqrt(np.log(2 * n) / 2)
     p = conversions / n
     wilson = (p + z**2 / (2 * n) + z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))) / (1 + z**2 / n)
     np.testing.assert_allclose(ucb_scores(s, c), 10.0 * wilson, rtol=1e-12)

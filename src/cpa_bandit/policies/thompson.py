@@ -1,8 +1,14 @@
 """Thompson sampling on revenue per click.
 
-One posterior draw per offer: conversion rate ~ Beta(a + conversions, b + resolved −
-conversions), times a draw of its mean payout. Pending clicks are left out (unknown, not
-failures); randomisation alone keeps delayed feedback from piling traffic on one offer.
+One posterior draw per offer of the conversion rate, Beta(a + conversions, b + resolved −
+conversions), times the posterior mean of its payout. Pending clicks are left out (unknown,
+not failures); randomisation alone keeps delayed feedback from piling traffic on one offer.
+
+The payout enters at its posterior mean rather than as a draw: CPA payouts are mostly fixed
+per offer, so the first conversion settles the payout while the rate stays uncertain for
+hundreds of clicks. Drawing the payout too (from a posterior that must allow for
+heavy-tailed payouts) mostly added noise: on the simulator it lowered efficiency in every
+scenario (docs/learning.md). The payout posterior's spread still shows in ``rpc_posterior``.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ def _rate_posterior(stats: ArmStats, a: float, b: float) -> tuple[np.ndarray, np
 def thompson_scores(stats: ArmStats, a: float, b: float, rng: np.random.Generator) -> np.ndarray:
     """One posterior draw of rpc per offer."""
     alpha, beta = _rate_posterior(stats, a, b)
-    return rng.beta(alpha, beta) * sample_payout(stats, prior_payout(stats), rng)
+    return rng.beta(alpha, beta) * mean_payout(stats, prior_payout(stats))
 
 
 def rpc_posterior(
