@@ -15,8 +15,13 @@ from ..config import Settings
 from ..service import BanditService
 
 
-async def get_service(request: Request) -> BanditService:
+def service_of(request: Request) -> BanditService:
+    """The app's service, for endpoints that take the bare request."""
     return request.app.state.service
+
+
+async def get_service(request: Request) -> BanditService:
+    return service_of(request)
 
 
 async def get_settings(request: Request) -> Settings:

@@ -10,8 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..domain import Offer
 from ..ids import MAX_OFFER_ID
 from ..money import MAX_AMOUNT, from_micros, to_micros
-from ..service import BanditService
-from .deps import require_admin
+from .deps import require_admin, service_of
 
 router = APIRouter(tags=["offers"])
 
@@ -52,10 +51,6 @@ class OfferList(BaseModel):
     offers: list[OfferOut]
 
 
-def _service(request: Request) -> BanditService:
-    return request.app.state.service
-
-
 @router.put(
     "/offers/{offer_id}",
     response_model=OfferOut,
@@ -65,17 +60,17 @@ def _service(request: Request) -> BanditService:
 async def put_offer(request: Request, offer_id: OfferIdPath, body: OfferIn) -> OfferOut:
     """Creates or replaces the offer's registry entry. Offers need no entry to be served."""
     payout = None if body.payout is None else to_micros(body.payout)
-    return OfferOut.of(_service(request).put_offer(offer_id, body.name, payout, body.status))
+    return OfferOut.of(service_of(request).put_offer(offer_id, body.name, payout, body.status))
 
 
 @router.get("/offers", response_model=OfferList, summary="The offer registry")
 async def list_offers(request: Request) -> OfferList:
-    return OfferList(offers=[OfferOut.of(offer) for offer in _service(request).offers()])
+    return OfferList(offers=[OfferOut.of(offer) for offer in service_of(request).offers()])
 
 
 @router.get("/offers/{offer_id}", response_model=OfferOut, summary="One registry entry")
 async def get_offer(request: Request, offer_id: OfferIdPath) -> OfferOut:
-    found = _service(request).offers([offer_id])
+    found = service_of(request).offers([offer_id])
     if not found:
         raise HTTPException(404, f"offer {offer_id} is not in the registry")
     return OfferOut.of(found[0])

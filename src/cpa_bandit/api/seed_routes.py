@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationInf
 from ..ids import CLICK_ID_PATTERN, MAX_OFFER_ID, click_id_json, parse_offer_ids
 from ..money import MAX_AMOUNT, from_micros, to_micros
 from ..policies import PolicyParams, Sampler
-from ..service import BanditService
+from .deps import service_of
 from .query import parse_query, query_parameters
 
 router = APIRouter(tags=["seed"])
@@ -106,10 +106,6 @@ def _json(content: dict) -> Response:
     return Response(json.dumps(content, separators=(",", ":")), media_type="application/json")
 
 
-def _service(request: Request) -> BanditService:
-    return request.app.state.service
-
-
 @hot_router.get(
     "/sample/",
     response_model=SampleResponse,
@@ -126,7 +122,7 @@ async def sample(request: Request) -> Response:
     """Picks one of `offer_ids` for the click and records it as pending; the same click id
     again (a retry) gets the same offer and counts nothing twice."""
     query = parse_query(SampleQuery, request, max_offers=request.app.state.settings.max_offers)
-    decision = _service(request).decide(query.click_id, query.offer_ids, query.policy(), query.source)
+    decision = service_of(request).decide(query.click_id, query.offer_ids, query.policy(), query.source)
     return _json({"click_id": click_id_json(query.click_id), "offer_id": decision.offer_id})
 
 
@@ -144,7 +140,7 @@ async def feedback(request: Request) -> Response:
     """Resolves the click with its reward, once: the same feedback again answers the same and
     changes nothing; another reward for a resolved click is refused with 409."""
     query = parse_query(FeedbackQuery, request)
-    outcome = _service(request).feedback(query.click_id, to_micros(query.reward))
+    outcome = service_of(request).feedback(query.click_id, to_micros(query.reward))
     return _json(
         {
             "click_id": click_id_json(query.click_id),
@@ -163,7 +159,7 @@ async def offer_stats(
 ) -> dict:
     """Lifetime counters of an offer (on one traffic source, or all pooled); an offer never
     seen has all-zero stats."""
-    stats = _service(request).offer_stats(offer_id, source)
+    stats = service_of(request).offer_stats(offer_id, source)
     return {
         "offer_id": stats.offer_id,
         "clicks": stats.clicks,

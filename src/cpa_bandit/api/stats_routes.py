@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field
 
 from ..ids import InvalidId, parse_offer_ids
 from ..money import from_micros
-from ..service import BanditService, OfferReport
+from ..service import OfferReport
+from .deps import service_of
 from .query import invalid_query
 from .seed_routes import SourceQuery
 
@@ -73,11 +74,10 @@ async def stats(
     """Counters of each offer (for one source, or pooled), pending and resolved clicks, the
     posterior mean and 90 % interval of its revenue per click, and its share of recent
     decisions."""
-    service: BanditService = request.app.state.service
     ids = None
     if offer_ids is not None:
         try:
             ids = parse_offer_ids(offer_ids, request.app.state.settings.max_offers)
         except InvalidId as exc:
             raise invalid_query("offer_ids", str(exc), offer_ids) from None
-    return StatsPage(source=source, offers=[_row(report) for report in service.report(ids, source)])
+    return StatsPage(source=source, offers=[_row(report) for report in service_of(request).report(ids, source)])
