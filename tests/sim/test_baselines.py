@@ -7,7 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from cpa_bandit.sim.baselines import UCB1, Baseline, EpsilonGreedy, SeedThompson, SeedUCB, argmax_random
+from cpa_bandit.policies import argmax_random
+from cpa_bandit.sim.baselines import UCB1, Baseline, EpsilonGreedy, SeedThompson, SeedUCB
 from cpa_bandit.sim.runner import RunOptions, SimClock, play
 from cpa_bandit.sim.stream import draw
 from cpa_bandit.sim.world import WorldConfig
@@ -94,7 +95,7 @@ def test_feedback_updates_the_chosen_offer_only(small: WorldConfig) -> None:
 
 def test_ties_break_at_random() -> None:
     rng = np.random.default_rng(0)
-    picks = {argmax_random(np.array([1.0, 3.0, 3.0, 0.0, 3.0]), rng) for _ in range(100)}
+    picks = {argmax_random(np.array([1.0, 3.0, 3.0, 0.0, 3.0]), rng)[0] for _ in range(100)}
     assert picks == {1, 2, 4}
 
 

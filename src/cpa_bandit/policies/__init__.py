@@ -12,9 +12,10 @@ import numpy as np
 
 from .arms import ArmStats
 from .thompson import thompson_scores
+from .ties import argmax_random
 from .ucb import ucb_scores
 
-__all__ = ["ArmStats", "Choice", "PolicyParams", "Sampler", "select"]
+__all__ = ["ArmStats", "Choice", "PolicyParams", "Sampler", "argmax_random", "select"]
 
 
 class Sampler(str, Enum):
@@ -52,7 +53,5 @@ def select(stats: ArmStats, params: PolicyParams, rng: np.random.Generator) -> C
         scores = ucb_scores(stats, params.ucb_c)
     else:
         scores = thompson_scores(stats, params.thompson_a, params.thompson_b, rng)
-    leaders = np.flatnonzero(scores == scores.max())
-    index = int(leaders[0] if len(leaders) == 1 else rng.choice(leaders))
-    propensity = 1.0 / len(leaders) if params.sampler is Sampler.ucb else None
-    return Choice(index=index, propensity=propensity)
+    index, tied = argmax_random(scores, rng)
+    return Choice(index=index, propensity=1.0 / tied if params.sampler is Sampler.ucb else None)

@@ -15,13 +15,13 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from ..money import MICROS
+from ..policies import argmax_random
 from .stream import ClickStream
 
 
-def argmax_random(scores: np.ndarray, rng: np.random.Generator) -> int:
-    """Index of the highest score; ties break uniformly at random, as the service's do."""
-    leaders = np.flatnonzero(scores == scores.max())
-    return int(leaders[0] if len(leaders) == 1 else rng.choice(leaders))
+def _argmax(scores: np.ndarray, rng: np.random.Generator) -> int:
+    """Ties break uniformly at random, as the service's do."""
+    return argmax_random(scores, rng)[0]
 
 
 class Baseline(ABC):
@@ -78,7 +78,7 @@ class EpsilonGreedy(Baseline):
             return int(self.rng.integers(len(offers)))
         resolved = self.resolved[offers]
         rpc = np.divide(self.reward[offers], resolved, out=np.zeros(len(offers)), where=resolved > 0)
-        return argmax_random(rpc, self.rng)
+        return _argmax(rpc, self.rng)
 
 
 class UCB1(Baseline):
@@ -92,9 +92,9 @@ class UCB1(Baseline):
     def pick(self, click: int, offers: np.ndarray) -> int:
         n = self.resolved[offers]
         if not n.all():
-            return argmax_random((n == 0).astype(float), self.rng)
+            return _argmax((n == 0).astype(float), self.rng)
         mean = self.reward[offers] / n / max(self.max_payout, 1e-12)
-        return argmax_random(mean + np.sqrt(2 * np.log(self.resolved.sum()) / n), self.rng)
+        return _argmax(mean + np.sqrt(2 * np.log(self.resolved.sum()) / n), self.rng)
 
 
 class SeedUCB(Baseline):
@@ -115,7 +115,7 @@ class SeedUCB(Baseline):
         rpc = self.reward[offers] / shown
         cr = self.conversions[offers] / shown
         t = click + 1
-        return argmax_random(rpc * (cr + self.c * np.sqrt(2 * np.log(t)) / shown), self.rng)
+        return _argmax(rpc * (cr + self.c * np.sqrt(2 * np.log(t)) / shown), self.rng)
 
 
 class SeedThompson(Baseline):
@@ -131,7 +131,7 @@ class SeedThompson(Baseline):
         conversions = self.conversions[offers]
         rpc = self.reward[offers] / np.maximum(n, 1.0)
         draw = self.rng.beta(self.a + conversions, self.b + n - conversions)
-        return argmax_random(draw * rpc, self.rng)
+        return _argmax(draw * rpc, self.rng)
 
 
 class Oracle:
