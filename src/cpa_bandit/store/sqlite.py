@@ -52,6 +52,22 @@ _POOLED_ROWS_SQL = (
 _OFFER_COLUMNS = "offer_id, name, payout_micros, status, updated_at"
 
 
+def _last_id_before(db: sqlite3.Connection, after: int, time: float) -> int:
+    """The last click id after ``after`` decided before ``time``, by bisection on ids:
+    decision times grow with ids (up to the clock skew of the workers, which the
+    attribution window dwarfs)."""
+    (high,) = db.execute("SELECT ifnull(max(id), 0) FROM clicks").fetchone()
+    low = after  # invariant: the clicks in (after, low] were decided before ``time``
+    while low < high:
+        middle = (low + high + 1) // 2
+        row = db.execute("SELECT created_at FROM clicks WHERE id >= ? ORDER BY id LIMIT 1", (middle,)).fetchone()
+        if row is not None and row[0] < time:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
 class SQLiteStore:
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 10_000):
         self.path = str(path)
@@ -111,22 +127,22 @@ class SQLiteStore:
 
     def expire_clicks(self, decided_before: float, limit: int) -> int:
         with self._transaction() as db:
-            # Clicks before the watermark were all expired or resolved by an earlier call,
-            # so each call scans only the clicks decided since then.
+            # Clicks up to the watermark were all expired or resolved by an earlier call, so
+            # each call looks only at the ids decided since then and before the cutoff.
             (watermark,) = db.execute(
-                "SELECT ifnull((SELECT value FROM meta WHERE key = 'expired_until'), -1e308)"
+                "SELECT ifnull((SELECT value FROM meta WHERE key = 'expired_through_id'), 0)"
             ).fetchone()
+            last = _last_id_before(db, watermark, decided_before)
             ids = db.execute(
-                "SELECT click_id, created_at FROM clicks WHERE created_at >= ? AND created_at < ?"
-                " AND reward_micros IS NULL AND expired = 0 ORDER BY created_at LIMIT ?",
-                (watermark, decided_before, limit),
+                "SELECT id FROM clicks WHERE id > ? AND id <= ? AND reward_micros IS NULL AND expired = 0"
+                " ORDER BY id LIMIT ?",
+                (watermark, last, limit),
             ).fetchall()
-            db.executemany("UPDATE clicks SET expired = 1 WHERE click_id = ?", ((i,) for i, _ in ids))
-            done_until = ids[-1][1] if len(ids) == limit else decided_before
+            db.executemany("UPDATE clicks SET expired = 1 WHERE id = ?", ids)
             db.execute(
-                "INSERT INTO meta (key, value) VALUES ('expired_until', ?)"
-                " ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
-                (done_until,),
+                "INSERT INTO meta (key, value) VALUES ('expired_through_id', ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (ids[-1][0] if len(ids) == limit else last,),
             )
         return len(ids)
 
@@ -159,7 +175,7 @@ class SQLiteStore:
         with self._errors():
             rows = self._db().execute(
                 "SELECT offer_id, count(*) FROM"
-                " (SELECT offer_id FROM clicks ORDER BY created_at DESC LIMIT ?) GROUP BY offer_id",
+                " (SELECT offer_id FROM clicks ORDER BY id DESC LIMIT ?) GROUP BY offer_id",
                 (decisions,),
             ).fetchall()
         return dict(rows)

@@ -43,8 +43,29 @@ CREATE TABLE offer_stats (
 
 # Version 2: counters per (offer, source), the attribution window, the offer registry.
 _V2 = (
-    "ALTER TABLE clicks ADD COLUMN expired INTEGER NOT NULL DEFAULT 0",
-    "UPDATE clicks SET source = '' WHERE source IS NULL",
+    # clicks gets a rowid in decision order: the latest decisions and the clicks whose
+    # attribution window passed are id ranges, with no index on time to update per click
+    """
+CREATE TABLE clicks_v2 (
+    id            INTEGER PRIMARY KEY,
+    click_id      TEXT NOT NULL UNIQUE,
+    offer_id      INTEGER NOT NULL,
+    source        TEXT NOT NULL DEFAULT '',   -- '' when the click named none
+    created_at    REAL NOT NULL,
+    params        TEXT NOT NULL,
+    propensity    REAL,
+    reward_micros INTEGER,                    -- NULL while the click is pending
+    resolved_at   REAL,
+    expired       INTEGER NOT NULL DEFAULT 0  -- 1: window passed without feedback
+)
+""",
+    """
+INSERT INTO clicks_v2 (click_id, offer_id, source, created_at, params, propensity, reward_micros, resolved_at)
+SELECT click_id, offer_id, ifnull(source, ''), created_at, params, propensity, reward_micros, resolved_at
+FROM clicks ORDER BY created_at
+""",
+    "DROP TABLE clicks",  # and the version 1 triggers with it
+    "ALTER TABLE clicks_v2 RENAME TO clicks",
     "ALTER TABLE offer_stats ADD COLUMN expired INTEGER NOT NULL DEFAULT 0",
     f"CREATE TABLE source_stats (offer_id INTEGER NOT NULL, source TEXT NOT NULL, {_COUNTERS},"
     " PRIMARY KEY (offer_id, source)) WITHOUT ROWID",
@@ -54,7 +75,6 @@ SELECT offer_id, source, count(*), count(reward_micros), count(nullif(reward_mic
        ifnull(sum(reward_micros), 0)
 FROM clicks WHERE source != '' GROUP BY offer_id, source
 """,
-    "CREATE INDEX clicks_by_time ON clicks (created_at)",
     """
 CREATE TABLE offers (
     offer_id      INTEGER PRIMARY KEY,
@@ -65,8 +85,6 @@ CREATE TABLE offers (
 )
 """,
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID",
-    "DROP TRIGGER IF EXISTS count_click",
-    "DROP TRIGGER IF EXISTS count_outcome",
     """
 CREATE TRIGGER count_click AFTER INSERT ON clicks
 BEGIN
