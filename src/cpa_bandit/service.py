@@ -106,16 +106,17 @@ class BanditService:
     ) -> Decision:
         """Choose an offer for a click and record it; a retried click gets its first answer."""
         rows = self.store.read_offers(offer_ids, source)
-        active = np.flatnonzero(~rows.paused)
-        if len(active) == 0:
-            raise NoEligibleOffer("every listed offer is paused; nothing can be chosen", offer_ids=list(offer_ids))
         arms = self._learning_stats(rows, source)
-        if len(active) < len(offer_ids):
+        active = None
+        if rows.paused.any():
+            active = np.flatnonzero(~rows.paused)
+            if len(active) == 0:
+                raise NoEligibleOffer("every listed offer is paused; nothing can be chosen", offer_ids=list(offer_ids))
             arms = arms.take(active)
         choice = select(arms, params, self._rng)
         decision = Decision(
             click_id=click_id,
-            offer_id=offer_ids[active[choice.index]],
+            offer_id=offer_ids[choice.index if active is None else active[choice.index]],
             source=source,
             created_at=self._clock(),
             params=params.as_dict(),

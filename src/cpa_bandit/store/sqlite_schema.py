@@ -90,8 +90,14 @@ CREATE TRIGGER count_click AFTER INSERT ON clicks
 BEGIN
     INSERT INTO offer_stats (offer_id, clicks) VALUES (NEW.offer_id, 1)
     ON CONFLICT (offer_id) DO UPDATE SET clicks = clicks + 1;
-    INSERT INTO source_stats (offer_id, source, clicks) SELECT NEW.offer_id, NEW.source, 1
-    WHERE NEW.source != '' ON CONFLICT (offer_id, source) DO UPDATE SET clicks = clicks + 1;
+END
+""",
+    # a trigger of its own, so that clicks without a source skip it whole
+    """
+CREATE TRIGGER count_source_click AFTER INSERT ON clicks WHEN NEW.source != ''
+BEGIN
+    INSERT INTO source_stats (offer_id, source, clicks) VALUES (NEW.offer_id, NEW.source, 1)
+    ON CONFLICT (offer_id, source) DO UPDATE SET clicks = clicks + 1;
 END
 """,
     """
