@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from cpa_bandit.api import create_app
 from cpa_bandit.config import Settings
+from cpa_bandit.sim.runner import SimClock
 
 ADMIN = {"X-Admin-Key": "test-admin-key"}
 
@@ -133,16 +134,9 @@ def test_stats_page_reports_every_offer_with_the_models_view(client: TestClient)
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "offer_ids"]
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_attribution_window_turns_silent_clicks_into_non_conversions(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = SimClock()
+    clock.now = 1_700_000_000.0
     settings = Settings(store=f"sqlite:///{tmp_path}/w.db", attribution_window_days=30)
     app = create_app(settings, rng=np.random.default_rng(0), clock=clock)
     with TestClient(app) as client:

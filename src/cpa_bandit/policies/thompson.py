@@ -30,11 +30,18 @@ def thompson_scores(stats: ArmStats, a: float, b: float, rng: np.random.Generato
     return rng.beta(alpha, beta) * mean_payout(stats, prior_payout(stats))
 
 
+POSTERIOR_SAMPLES = 2_000_000
+"""Most Monte Carlo draws one summary may take (offers × draws per offer), so that a stats
+page over very many offers stays bounded in time and memory."""
+
+
 def rpc_posterior(
     stats: ArmStats, rng: np.random.Generator, a: float = 1.0, b: float = 1.0, draws: int = 2_000
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Posterior mean and 90 % interval of each offer's revenue per click: the model
-    Thompson samples from, summarised for the operators who read the stats."""
+    Thompson samples from, summarised for the operators who read the stats. Past 1,000
+    offers each gets fewer draws (at least 100)."""
+    draws = max(100, min(draws, POSTERIOR_SAMPLES // max(len(stats), 1)))
     alpha, beta = _rate_posterior(stats, a, b)
     prior = prior_payout(stats)
     rpc = rng.beta(alpha, beta, size=(draws, len(stats))) * sample_payout(stats, prior, rng, draws)
