@@ -3,6 +3,7 @@ through HTTP."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -154,3 +155,22 @@ def test_attribution_window_turns_silent_clicks_into_non_conversions(tmp_path: P
         assert late.status_code == 200 and late.json()["is_conversion"] is True
         row = client.get("/stats/").json()["offers"][0]
         assert (row["pending"], row["expired"], row["resolved"], row["conversions"]) == (1, 2, 1, 1)
+
+
+def test_the_server_sweeps_expired_clicks_by_itself(tmp_path: Path) -> None:
+    """The background maintenance task of a running app expires clicks past the window
+    (here a window of ~0.1 s, swept every 0.05 s), without anyone calling maintain()."""
+    settings = Settings(
+        store=f"sqlite:///{tmp_path}/m.db", attribution_window_days=1e-6, maintenance_interval_s=0.05
+    )
+    with TestClient(create_app(settings, rng=np.random.default_rng(0))) as client:
+        sample(client, "m1", offer_ids="1")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            row = client.get("/stats/").json()["offers"][0]
+            if row["expired"] == 1:
+                break
+            time.sleep(0.05)
+        assert (row["pending"], row["expired"]) == (0, 1)
+        assert client.put("/feedback/", params={"click_id": "m1", "reward": 3}).json()["is_conversion"]
+        assert client.get("/stats/").json()["offers"][0]["expired"] == 0
