@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -80,4 +81,7 @@ async def stats(
             ids = parse_offer_ids(offer_ids, request.app.state.settings.max_offers)
         except InvalidId as exc:
             raise invalid_query("offer_ids", str(exc), offer_ids) from None
-    return StatsPage(source=source, offers=[_row(report) for report in service_of(request).report(ids, source)])
+    # a page over many offers takes a while (SQL over every offer, Monte Carlo): off the
+    # event loop, so that decisions keep flowing while a dashboard polls
+    reports = await asyncio.to_thread(service_of(request).report, ids, source)
+    return StatsPage(source=source, offers=[_row(report) for report in reports])
