@@ -33,6 +33,7 @@ import platform
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -81,6 +82,8 @@ class Row:
     result: WrkResult
     warm_problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    baseline: str | None = None
+    """Which empty route this row measured (``async_app``, ``sync_app``…), None for ours."""
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -341,21 +344,11 @@ def split_pool(pool: ClickPool, count: int) -> tuple[ClickPool, ClickPool]:
 
 
 def run_all(bench: Bench, workdir: Path) -> tuple[list[Row], tuple[str, bool]]:
-    """Baselines first, then the real server; every server is stopped before the next starts.
-    Returns the rows and the click-count check of the real server."""
-    rows: list[Row] = []
-    baselines = [
-        ("empty FastAPI route, async def", "async_app"),
-        ("empty FastAPI route, def (thread pool)", "sync_app"),
-        ("raw ASGI app, constant answer", "raw_app"),
-    ]
-    for scenario, app in baselines:
-        port = free_port()
-        command = [sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), f"baselines:{app}",
-                   "--host", HOST, "--port", str(port), *UVICORN_FLAGS]  # fmt: skip
-        print(f"measuring {scenario} ...", file=sys.stderr)
-        with server(app, command, port, "/", workdir):
-            rows.append(bench.sample(scenario, port, app, OFFER_COUNTS[0])[0])
+    """Baselines, then the real server, then the baselines again: the ratios divide by the
+    mean of the two baseline runs, so that a machine that speeds up or slows down during the
+    run does not bias them. Every server is stopped before the next starts. Returns the rows
+    and the click-count check of the real server."""
+    rows = measure_baselines(bench, workdir, "before")
 
     cli = Path(sys.executable).parent / "cpa-bandit"
     if not cli.exists():
@@ -373,9 +366,31 @@ def run_all(bench: Bench, workdir: Path) -> tuple[list[Row], tuple[str, bool]]:
             rows.append(row)
             pool += clicks
         print("measuring PUT /feedback/ ...", file=sys.stderr)
-        rows.append(bench.feedback("PUT /feedback/", port, pool, rows[0].result.rps, rows[3].result.rps))
+        first_sample = rows[len(BASELINES)].result.rps
+        rows.append(bench.feedback("PUT /feedback/", port, pool, rows[0].result.rps, first_sample))
         check = check_clicks(bench, port)
-    return rows, check
+    return rows + measure_baselines(bench, workdir, "after"), check
+
+
+BASELINES = [
+    ("empty FastAPI route, async def", "async_app"),
+    ("empty FastAPI route, def (thread pool)", "sync_app"),
+    ("raw ASGI app, constant answer", "raw_app"),
+]
+
+
+def measure_baselines(bench: Bench, workdir: Path, when: str) -> list[Row]:
+    rows = []
+    for scenario, app in BASELINES:
+        port = free_port()
+        command = [sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), f"baselines:{app}",
+                   "--host", HOST, "--port", str(port), *UVICORN_FLAGS]  # fmt: skip
+        print(f"measuring {scenario} ({when}) ...", file=sys.stderr)
+        with server(app, command, port, "/", workdir):
+            row = bench.sample(f"{scenario} ({when})", port, f"{app}{when}", OFFER_COUNTS[0])[0]
+        row.baseline = app
+        rows.append(row)
+    return rows
 
 
 def machine(wrk: str) -> dict[str, str]:
@@ -403,7 +418,9 @@ def _version(name: str) -> str:
 
 def table(rows: list[Row]) -> str:
     """The markdown table, then one footnote line per scenario note (priming, pool)."""
-    async_rps, sync_rps = rows[0].result.rps, rows[1].result.rps
+    async_rps, sync_rps = (
+        statistics.fmean(row.result.rps for row in rows if row.baseline == app) for app in ("async_app", "sync_app")
+    )
     lines = [
         "| scenario | req/s | p50 ms | p99 ms | ratio vs empty async | ratio vs empty sync | errors |",
         "|---|---:|---:|---:|---:|---:|---|",
@@ -442,9 +459,10 @@ The real server is `cpa-bandit serve --workers 1` on a fresh SQLite file (WAL); 
 /sample/ request has a fresh click id; every /feedback/ resolves a distinct click sampled
 earlier in this run, with one conversion (reward 12.5) in {CONVERSION_EVERY}. The scenarios share one
 database, which grows as they run. Baselines (bench/baselines.py) answer the /sample/ URL
-with 20 offer ids and fresh click ids. Ratios are to the empty routes measured in this same
-run, which is what to compare across machines: wrk shares the CPUs with the server, and
-other work on the machine moves absolute figures.
+with 20 offer ids and fresh click ids; they are measured before and after the real server,
+and the ratios are to the mean of the two runs of each empty route in this same run, which
+is what to compare across machines: wrk shares the CPUs with the server, and other work on
+the machine moves absolute figures (the before/after rows show by how much).
 
 Two empty routes, because FastAPI serves them very differently: a plain `def` route (the
 seed's style, and the "empty FastAPI route" of the service-core issue's yardstick) pays a
