@@ -20,7 +20,7 @@ POLICIES = [PolicyParams(Sampler.ucb), PolicyParams(Sampler.thompson)]
 
 
 def stats(clicks, resolved, conversions, reward) -> ArmStats:
-    return ArmStats.from_counts(clicks, resolved, conversions, reward)
+    return ArmStats(*(np.asarray(x, dtype=np.float64) for x in (clicks, resolved, conversions, reward)))
 
 
 def simulate(params: PolicyParams, steps: int, seed: int, delay: int = 0) -> np.ndarray:

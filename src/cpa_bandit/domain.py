@@ -51,9 +51,6 @@ class OfferCounters:
         return self.clicks - self.resolved - self.expired
 
 
-OFFER_STATUSES = ("active", "paused")
-
-
 @dataclass(frozen=True, slots=True)
 class Offer:
     """An offer as the operator declared it in the registry.

@@ -71,13 +71,16 @@ class OfferReport:
     """An offer as the operator sees it in ``/stats/``: counters, what the model believes
     (posterior mean and 90 % interval of revenue per click) and where traffic goes."""
 
-    stats: OfferStats
     counters: OfferCounters
     offer: Offer | None
     rpc_mean: float
     rpc_low: float
     rpc_high: float
     recent_share: float
+
+    @property
+    def stats(self) -> OfferStats:
+        return OfferStats.of(self.counters)
 
 
 def _counters(offer_id: int, row: np.ndarray) -> OfferCounters:
@@ -158,8 +161,7 @@ class BanditService:
     # --- reports -----------------------------------------------------------------------
 
     def offer_stats(self, offer_id: int, source: str | None = None) -> OfferStats:
-        rows = self.store.read_offers([offer_id], source)
-        return OfferStats.of(_counters(offer_id, (rows.by_source if source else rows.pooled)[0]))
+        return OfferStats.of(_counters(offer_id, self.store.read_offers([offer_id], source).seen_from(source)[0]))
 
     def report(self, offer_ids: Sequence[int] | None = None, source: str | None = None) -> list[OfferReport]:
         """Every offer (or the listed ones), as seen from one source or pooled."""
@@ -167,7 +169,7 @@ class BanditService:
         if not ids:
             return []
         rows = self.store.read_offers(ids, source)
-        counters = rows.by_source if source else rows.pooled
+        counters = rows.seen_from(source)
         # the same model as Thompson's with its default prior; a fixed seed keeps reports stable
         mean, low, high = rpc_posterior(self._learning_stats(rows, source), np.random.default_rng(0))
         offers = {offer.offer_id: offer for offer in self.store.get_offers(ids)}
@@ -175,7 +177,6 @@ class BanditService:
         recent_total = sum(recent.values())
         return [
             OfferReport(
-                stats=OfferStats.of(_counters(offer_id, counters[i])),
                 counters=_counters(offer_id, counters[i]),
                 offer=offers.get(offer_id),
                 rpc_mean=float(mean[i]),

@@ -26,16 +26,6 @@ class ArmStats:
     reward: np.ndarray
     declared_payout: np.ndarray | None = None
 
-    @classmethod
-    def from_counts(cls, clicks, resolved, conversions, reward, declared_payout=None) -> ArmStats:
-        return cls(
-            clicks=np.asarray(clicks, dtype=np.float64),
-            resolved=np.asarray(resolved, dtype=np.float64),
-            conversions=np.asarray(conversions, dtype=np.float64),
-            reward=np.asarray(reward, dtype=np.float64),
-            declared_payout=None if declared_payout is None else np.asarray(declared_payout, dtype=np.float64),
-        )
-
     def take(self, index: np.ndarray) -> ArmStats:
         """The statistics of a subset of the offers."""
         declared = None if self.declared_payout is None else self.declared_payout[index]

@@ -36,6 +36,10 @@ class OfferRows:
     payout_micros: np.ndarray
     paused: np.ndarray
 
+    def seen_from(self, source: str | None) -> np.ndarray:
+        """The counters as one source sees them, or pooled without a source."""
+        return self.by_source if source else self.pooled
+
 
 class Store(Protocol):
     def record_decision(self, decision: Decision) -> tuple[Decision, bool]:
