@@ -9,6 +9,7 @@ import pytest
 
 from cpa_bandit.domain import Decision, StoreUnavailable
 from cpa_bandit.store import SQLiteStore, open_store
+from cpa_bandit.store.base import COUNTER_COLUMNS
 from cpa_bandit.store.sqlite import SCHEMA_VERSION
 
 
@@ -48,7 +49,7 @@ def test_a_locked_database_is_unavailable_not_an_error(tmp_path: Path) -> None:
             store.record_decision(Decision("c1", 1, None, 0.0))
     finally:
         holder.execute("ROLLBACK")
-    assert store.read_offers([1]).pooled.tolist() == [[0, 0, 0, 0, 0]]
+    assert store.read_offers([1]).pooled.tolist() == [[0] * len(COUNTER_COLUMNS)]
     assert store.record_decision(Decision("c1", 1, None, 0.0))[1]
 
 
@@ -73,11 +74,12 @@ def test_a_version_1_database_is_migrated_with_its_data(tmp_path: Path) -> None:
 
     store = SQLiteStore(path)
     rows = store.read_offers([4, 5], "fb")
-    assert rows.pooled.tolist() == [[3, 2, 1, 1_000_000, 0], [1, 0, 0, 0, 0]]
-    assert rows.by_source.tolist() == [[2, 2, 1, 1_000_000, 0], [0, 0, 0, 0, 0]]
-    assert store.read_offers([5], "tt").by_source.tolist() == [[1, 0, 0, 0, 0]]
+    assert rows.pooled[:, :5].tolist() == [[3, 2, 1, 1_000_000, 0], [1, 0, 0, 0, 0]]
+    assert rows.by_source[:, :5].tolist() == [[2, 2, 1, 1_000_000, 0], [0, 0, 0, 0, 0]]
+    assert store.read_offers([5], "tt").by_source[:, :5].tolist() == [[1, 0, 0, 0, 0]]
     assert store.resolve_click("k4", 2_000_000, at=2.0)[1]
-    assert store.read_offers([5], "tt").by_source.tolist() == [[1, 1, 1, 2_000_000, 0]]
+    assert store.read_offers([5], "tt").by_source.tolist() == [[1, 1, 1, 2_000_000, 0, 0, 0]]
+    assert not (rows.pooled[:, 5:].any() or rows.by_source[:, 5:].any()), "no pending conversions before postbacks"
     assert store.record_decision(Decision("k5", 4, "fb", 3.0))[1]
     assert store.read_offers([4], "fb").by_source[0, 0] == 3
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -18,6 +18,11 @@ def decision(click_id: str, offer_id: int = 1, source: str | None = None, at: fl
     return Decision(click_id, offer_id, source, at, {"sampler": "ucb", "ucb_c": 1.0}, 0.5)
 
 
+def row(**values: int) -> dict[str, int]:
+    """A counter row: the given counters, every other one 0."""
+    return dict.fromkeys(COUNTER_COLUMNS, 0) | values
+
+
 def counters(store: Store, *offer_ids: int, source: str | None = None) -> dict[int, dict[str, int]]:
     rows = store.read_offers(list(offer_ids), source)
     matrix = rows.by_source if source else rows.pooled
@@ -28,8 +33,9 @@ def test_unseen_offers_read_as_zero_rows_in_the_order_asked(store: Store) -> Non
     store.record_decision(decision("a", offer_id=5))
     rows = store.read_offers([9, 5, 2**63 - 1])
     assert rows.pooled.dtype == np.int64
-    assert rows.pooled.tolist() == [[0] * 5, [1, 0, 0, 0, 0], [0] * 5]
-    assert rows.by_source.tolist() == [[0] * 5] * 3
+    zeros = [0] * len(COUNTER_COLUMNS)
+    assert rows.pooled.tolist() == [zeros, [1, *zeros[1:]], zeros]
+    assert rows.by_source.tolist() == [zeros] * 3
     assert rows.payout_micros.tolist() == [-1, -1, -1] and rows.paused.tolist() == [False] * 3
     empty = store.read_offers([])
     assert empty.pooled.shape == (0, len(COUNTER_COLUMNS)) and empty.paused.shape == (0,)
@@ -42,7 +48,7 @@ def test_a_decision_counts_one_click_once(store: Store) -> None:
     assert not created
     assert (again.offer_id, again.source, again.params, again.propensity) == (3, "s1", {"sampler": "ucb", "ucb_c": 1.0}, 0.5)
     assert counters(store, 3, 4) == {
-        3: {"clicks": 1, "resolved": 0, "conversions": 0, "reward_micros": 0, "expired": 0},
+        3: row(clicks=1, resolved=0, conversions=0, reward_micros=0, expired=0),
         4: dict.fromkeys(COUNTER_COLUMNS, 0),
     }
 
@@ -56,7 +62,7 @@ def test_resolving_moves_counters_exactly_once(store: Store) -> None:
     assert not applied and outcome.reward_micros == 12_340_000
     outcome, applied = store.resolve_click("c2", 0, at=3.0)
     assert applied and not outcome.is_conversion
-    assert counters(store, 3)[3] == {"clicks": 2, "resolved": 2, "conversions": 1, "reward_micros": 12_340_000, "expired": 0}
+    assert counters(store, 3)[3] == row(clicks=2, resolved=2, conversions=1, reward_micros=12_340_000, expired=0)
 
 
 def test_unknown_click_is_refused_and_changes_nothing(store: Store) -> None:
@@ -87,7 +93,7 @@ def test_state_survives_reopening(make_store: Callable[[], Store]) -> None:
     first.record_decision(decision("c2", offer_id=8))
     first.close()
     second = make_store()
-    assert counters(second, 8)[8] == {"clicks": 2, "resolved": 1, "conversions": 1, "reward_micros": 2_500_000, "expired": 0}
+    assert counters(second, 8)[8] == row(clicks=2, resolved=1, conversions=1, reward_micros=2_500_000, expired=0)
     outcome, applied = second.resolve_click("c2", 0, at=2.0)
     assert applied and outcome.offer_id == 8
 
@@ -146,9 +152,9 @@ def test_counters_are_kept_per_source_and_pooled(store: Store) -> None:
     store.record_decision(decision("a4", offer_id=1))
     store.resolve_click("a1", 5_000_000, at=T0)
     store.resolve_click("a3", 0, at=T0)
-    assert counters(store, 1)[1] == {"clicks": 4, "resolved": 2, "conversions": 1, "reward_micros": 5_000_000, "expired": 0}
-    assert counters(store, 1, source="fb")[1] == {"clicks": 2, "resolved": 1, "conversions": 1, "reward_micros": 5_000_000, "expired": 0}
-    assert counters(store, 1, source="tt")[1] == {"clicks": 1, "resolved": 1, "conversions": 0, "reward_micros": 0, "expired": 0}
+    assert counters(store, 1)[1] == row(clicks=4, resolved=2, conversions=1, reward_micros=5_000_000, expired=0)
+    assert counters(store, 1, source="fb")[1] == row(clicks=2, resolved=1, conversions=1, reward_micros=5_000_000, expired=0)
+    assert counters(store, 1, source="tt")[1] == row(clicks=1, resolved=1, conversions=0, reward_micros=0, expired=0)
     assert counters(store, 1, source="new")[1] == dict.fromkeys(COUNTER_COLUMNS, 0)
     assert store.record_decision(decision("a1", offer_id=1))[0].source == "fb"
     assert store.record_decision(decision("a4", offer_id=1))[0].source is None
@@ -161,11 +167,11 @@ def test_expiry_counts_old_pending_clicks_once_and_late_feedback_still_counts(st
     assert store.expire_clicks(decided_before=T0 + 25, limit=100) == 2  # e1, e2; e0 resolved
     assert store.expire_clicks(decided_before=T0 + 25, limit=100) == 0
     for source in (None, "s"):
-        assert counters(store, 2, source=source)[2] == {"clicks": 4, "resolved": 1, "conversions": 0, "reward_micros": 0, "expired": 2}
+        assert counters(store, 2, source=source)[2] == row(clicks=4, resolved=1, conversions=0, reward_micros=0, expired=2)
     outcome, applied = store.resolve_click("e1", 7_000_000, at=T0 + 50)  # late feedback
     assert applied and outcome.is_conversion
     for source in (None, "s"):
-        assert counters(store, 2, source=source)[2] == {"clicks": 4, "resolved": 2, "conversions": 1, "reward_micros": 7_000_000, "expired": 1}
+        assert counters(store, 2, source=source)[2] == row(clicks=4, resolved=2, conversions=1, reward_micros=7_000_000, expired=1)
     assert store.expire_clicks(decided_before=T0 + 100, limit=100) == 1  # e3 only
     assert counters(store, 2)[2]["expired"] == 2
 

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .postbacks import PostbackFormat
+
 DEFAULT_STORE = "sqlite:///data/cpa-bandit.db"
 
 
@@ -27,3 +29,26 @@ class Settings(BaseSettings):
         200.0, ge=0, description="Pseudo-clicks of an offer's other sources in its per-source statistics."
     )
     maintenance_interval_s: float = Field(60.0, gt=0, description="How often expired clicks are swept.")
+    postback_token: SecretStr | None = Field(
+        None, description="Secret that postbacks must carry in the URL; unset = postbacks are not authenticated."
+    )
+    postback_token_param: str = Field("token", min_length=1, description="Query parameter that carries the token.")
+    postback_aliases: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON {"parameter": "field"} over the default aliases; field "" drops an alias.'
+        ' E.g. {"tid": "click_id"} for Offer18.',
+    )
+    postback_statuses: dict[str, Literal["pending", "approved", "rejected", "chargeback"]] = Field(
+        default_factory=dict, description='JSON {"raw status": "pending|approved|rejected|chargeback"} over the defaults.'
+    )
+    currency: str = Field("USD", pattern=r"^[A-Za-z]{3}$", description="Currency of every amount the service keeps.")
+    currency_rates: dict[str, float] = Field(
+        default_factory=dict,
+        description='JSON {"EUR": 1.08}: units of `currency` per unit of another; postbacks in others are refused.',
+    )
+
+    def postback_format(self) -> PostbackFormat:
+        token = self.postback_token.get_secret_value() if self.postback_token else None
+        return PostbackFormat.configured(
+            self.postback_aliases, self.postback_statuses, self.currency, self.currency_rates, token, self.postback_token_param
+        )

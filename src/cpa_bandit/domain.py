@@ -35,8 +35,10 @@ class OfferCounters:
     """Lifetime counters of one offer (or of one offer on one source).
 
     ``clicks`` counts decisions; ``resolved`` clicks with feedback, ``conversions`` and
-    ``reward_micros`` their outcomes; ``expired`` clicks whose attribution window passed
-    without feedback, which learning counts as non-conversions until late feedback comes.
+    ``reward_micros`` their approved outcomes; ``expired`` clicks whose attribution window
+    passed without feedback, which learning counts as non-conversions until late feedback
+    comes. ``pending_conversions`` and ``pending_reward_micros`` are postback conversions not
+    approved yet: reported apart, never learned from until approved.
     """
 
     offer_id: int
@@ -45,6 +47,8 @@ class OfferCounters:
     conversions: int = 0
     reward_micros: int = 0
     expired: int = 0
+    pending_conversions: int = 0
+    pending_reward_micros: int = 0
 
     @property
     def pending(self) -> int:
@@ -55,8 +59,10 @@ class OfferCounters:
 class Offer:
     """An offer as the operator declared it in the registry.
 
-    A declared payout is the prior for the offer's payout until its own conversions speak;
-    a paused offer is never chosen, even when a click lists it as eligible.
+    A declared payout is the prior for the offer's payout until its own conversions speak
+    (and the payout of a postback that names none); a paused offer is never chosen, even
+    when a click lists it as eligible, and neither is one at its conversion cap, until
+    ``capped_until`` (the end of the capped day or month in the offer's time zone).
     """
 
     offer_id: int
@@ -64,10 +70,19 @@ class Offer:
     payout_micros: int | None = None
     status: str = "active"
     updated_at: float = 0.0
+    cap_daily: int | None = None
+    cap_monthly: int | None = None
+    timezone: str = "UTC"
+    multiple_conversions: bool = False
+    """Whether a click may convert more than once (upsells, rebills: new transaction ids)."""
+    capped_until: float = 0.0
 
     @property
     def paused(self) -> bool:
         return self.status == "paused"
+
+    def capped(self, now: float) -> bool:
+        return self.capped_until > now
 
 
 class DomainError(Exception):
@@ -86,7 +101,8 @@ class UnknownClick(DomainError):
 
 
 class ConflictingFeedback(DomainError):
-    """Feedback for a click that was already resolved with another reward."""
+    """Feedback for a click that was already resolved with another reward, or whose outcome
+    a pending postback conversion will decide."""
 
     status_code = 409
 
@@ -98,7 +114,7 @@ class ConflictingDecision(DomainError):
 
 
 class NoEligibleOffer(DomainError):
-    """Every listed offer is paused: there is nothing the service may choose."""
+    """Every listed offer is paused or at its cap: there is nothing the service may choose."""
 
     status_code = 409
 
@@ -107,3 +123,13 @@ class StoreUnavailable(DomainError):
     """The store cannot take the operation now; the client should retry."""
 
     status_code = 503
+
+
+class PostbackRefused(DomainError):
+    """A postback the service will not apply; ``reason`` names the kind of refusal, which is
+    counted, so that an operator can tell a broken tracker template from noise."""
+
+    def __init__(self, reason: str, detail: str, status_code: int = 422, **extra: object) -> None:
+        super().__init__(detail, reason=reason, **extra)
+        self.reason = reason
+        self.status_code = status_code

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import NoReturn
 
 import numpy as np
 
+from .conversions import Postback, PostbackResult
 from .domain import (
     ConflictingDecision,
     ConflictingFeedback,
@@ -16,6 +19,9 @@ from .domain import (
     Offer,
     OfferCounters,
     Outcome,
+    PostbackRefused,
+    StoreUnavailable,
+    UnknownClick,
 )
 from .money import MICROS, from_micros
 from .policies import ArmStats, PolicyParams, select
@@ -87,9 +93,21 @@ def _counters(offer_id: int, row: np.ndarray) -> OfferCounters:
     return OfferCounters(offer_id, *(int(v) for v in row))
 
 
+def _nothing_to_choose(offer_ids: Sequence[int], rows: OfferRows, now: float) -> NoEligibleOffer:
+    paused = [offer_ids[i] for i in np.flatnonzero(rows.paused)]
+    capped = [offer_ids[i] for i in np.flatnonzero(~rows.paused & (rows.capped_until > now))]
+    why = " and ".join(part for part, ids in (("paused", paused), ("at its conversion cap", capped)) if ids)
+    return NoEligibleOffer(
+        f"every listed offer is {why}; nothing can be chosen",
+        offer_ids=list(offer_ids),
+        paused=paused,
+        capped=capped,
+    )
+
+
 def _arms(matrix: np.ndarray, declared_payout: np.ndarray | None) -> ArmStats:
     """Learning statistics from counter rows: expired clicks count as resolved non-conversions."""
-    clicks, resolved, conversions, reward_micros, expired = np.array(matrix.T, dtype=np.float64, order="C")
+    clicks, resolved, conversions, reward_micros, expired, *_pending = np.array(matrix.T, dtype=np.float64, order="C")
     return ArmStats(clicks, resolved + expired, conversions, reward_micros / MICROS, declared_payout)
 
 
@@ -110,18 +128,20 @@ class BanditService:
         """Choose an offer for a click and record it; a retried click gets its first answer."""
         rows = self.store.read_offers(offer_ids, source)
         arms = self._learning_stats(rows, source)
+        now = self._clock()
         active = None
-        if rows.paused.any():
-            active = np.flatnonzero(~rows.paused)
+        resting = rows.paused | (rows.capped_until > now)
+        if resting.any():
+            active = np.flatnonzero(~resting)
             if len(active) == 0:
-                raise NoEligibleOffer("every listed offer is paused; nothing can be chosen", offer_ids=list(offer_ids))
+                raise _nothing_to_choose(offer_ids, rows, now)
             arms = arms.take(active)
         choice = select(arms, params, self._rng)
         decision = Decision(
             click_id=click_id,
             offer_id=offer_ids[choice.index if active is None else active[choice.index]],
             source=source,
-            created_at=self._clock(),
+            created_at=now,
             params=params.as_dict(),
             propensity=choice.propensity,
         )
@@ -146,6 +166,27 @@ class BanditService:
                 is_conversion=outcome.is_conversion,
             )
         return outcome
+
+    def postback(self, postback: Postback) -> PostbackResult:
+        """Apply a tracker's conversion postback; every outcome, refusals by reason, is counted."""
+        try:
+            result = self.store.apply_postback(postback, self._clock())
+        except UnknownClick as exc:
+            self.refuse_postback(PostbackRefused("unknown_click", exc.detail, status_code=404))
+        except PostbackRefused as exc:
+            self.refuse_postback(exc)
+        self.store.count_postback("applied" if result.changed else "duplicate")
+        return result
+
+    def refuse_postback(self, refusal: PostbackRefused) -> NoReturn:
+        """Count a refused postback by its reason, and raise the refusal (even when the
+        store cannot count it: the tracker must still learn why it was refused)."""
+        with contextlib.suppress(StoreUnavailable):
+            self.store.count_postback(f"refused:{refusal.reason}")
+        raise refusal
+
+    def postback_counts(self) -> dict[str, int]:
+        return self.store.postback_counts()
 
     def maintain(self) -> int:
         """Expire the clicks whose attribution window passed without feedback: learning then
@@ -189,8 +230,12 @@ class BanditService:
 
     # --- the offer registry --------------------------------------------------------------
 
-    def put_offer(self, offer_id: int, name: str | None, payout_micros: int | None, status: str) -> Offer:
-        return self.store.put_offer(Offer(offer_id, name, payout_micros, status, self._clock()))
+    def now(self) -> float:
+        return self._clock()
+
+    def put_offer(self, offer: Offer) -> Offer:
+        """Create or replace a registry entry, stamped now (its cap state is the store's)."""
+        return self.store.put_offer(replace(offer, updated_at=self._clock(), capped_until=0.0))
 
     def offers(self, offer_ids: Sequence[int] | None = None) -> list[Offer]:
         return self.store.get_offers(offer_ids)

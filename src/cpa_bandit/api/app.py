@@ -17,7 +17,7 @@ from ..config import Settings
 from ..domain import StoreUnavailable
 from ..service import BanditService, Clock, Learning
 from ..store import Store, open_store
-from . import admin_routes, offer_routes, seed_routes, stats_routes
+from . import admin_routes, offer_routes, postback_routes, seed_routes, stats_routes
 from .errors import install_error_handlers
 from .lean import include_lean_router
 
@@ -28,6 +28,7 @@ payout) is maximal, learning from the conversions reported back.
 1. `GET /sample/` — choose an offer for a click among the eligible ones.
 2. `PUT /feedback/` — report the click's reward (0 = no conversion), once.
 3. `GET /offer_ids/{offer_id}/stats/` — the offer's counters.
+4. `GET /postback` — a tracker's conversion postback (pending, approved, reversed…).
 """
 
 
@@ -75,10 +76,12 @@ def create_app(
     app = FastAPI(title="cpa-bandit", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.service = service
+    app.state.postback_format = settings.postback_format()
     install_error_handlers(app)
     include_lean_router(app, seed_routes.hot_router)
     app.include_router(seed_routes.router)
     app.include_router(stats_routes.router)
     app.include_router(offer_routes.router)
+    app.include_router(postback_routes.router)
     app.include_router(admin_routes.router)
     return app

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from ..caps import valid_timezone
 from ..domain import Offer
 from ..ids import MAX_OFFER_ID
 from ..money import MAX_AMOUNT, from_micros, to_micros
@@ -32,6 +33,28 @@ class OfferIn(BaseModel):
         examples=[25.0],
     )
     status: Literal["active", "paused"] = Field("active", description="A paused offer is never chosen.")
+    cap_daily: int | None = Field(
+        None, ge=1, description="Most conversions per day (offer's time zone); a capped offer is not chosen."
+    )
+    cap_monthly: int | None = Field(None, ge=1, description="Most conversions per calendar month (offer's time zone).")
+    timezone: Annotated[str, AfterValidator(valid_timezone)] = Field(
+        "UTC", description="IANA time zone of the caps' days and months.", examples=["Europe/Berlin"]
+    )
+    multiple_conversions: bool = Field(
+        False, description="Accept more than one conversion per click (upsells, rebills: new transaction ids)."
+    )
+
+    def offer(self, offer_id: int) -> Offer:
+        return Offer(
+            offer_id,
+            name=self.name,
+            payout_micros=None if self.payout is None else to_micros(self.payout),
+            status=self.status,
+            cap_daily=self.cap_daily,
+            cap_monthly=self.cap_monthly,
+            timezone=self.timezone,
+            multiple_conversions=self.multiple_conversions,
+        )
 
 
 class OfferOut(BaseModel):
@@ -39,12 +62,29 @@ class OfferOut(BaseModel):
     name: str | None
     payout: float | None
     status: str
+    cap_daily: int | None
+    cap_monthly: int | None
+    timezone: str
+    multiple_conversions: bool
+    capped_until: float | None = Field(
+        description="Unix time at which an offer at its cap returns to rotation; null when not capped now."
+    )
     updated_at: float = Field(description="Unix time of the last change.")
 
     @classmethod
-    def of(cls, offer: Offer) -> OfferOut:
-        payout = None if offer.payout_micros is None else from_micros(offer.payout_micros)
-        return cls(offer_id=offer.offer_id, name=offer.name, payout=payout, status=offer.status, updated_at=offer.updated_at)
+    def of(cls, offer: Offer, now: float) -> OfferOut:
+        return cls(
+            offer_id=offer.offer_id,
+            name=offer.name,
+            payout=None if offer.payout_micros is None else from_micros(offer.payout_micros),
+            status=offer.status,
+            cap_daily=offer.cap_daily,
+            cap_monthly=offer.cap_monthly,
+            timezone=offer.timezone,
+            multiple_conversions=offer.multiple_conversions,
+            capped_until=offer.capped_until if offer.capped(now) else None,
+            updated_at=offer.updated_at,
+        )
 
 
 class OfferList(BaseModel):
@@ -58,19 +98,22 @@ class OfferList(BaseModel):
     dependencies=[Depends(require_admin)],
 )
 async def put_offer(request: Request, offer_id: OfferIdPath, body: OfferIn) -> OfferOut:
-    """Creates or replaces the offer's registry entry. Offers need no entry to be served."""
-    payout = None if body.payout is None else to_micros(body.payout)
-    return OfferOut.of(service_of(request).put_offer(offer_id, body.name, payout, body.status))
+    """Creates or replaces the offer's registry entry. Offers need no entry to be served.
+    Conversions already counted in the current day and month still count against new caps."""
+    service = service_of(request)
+    return OfferOut.of(service.put_offer(body.offer(offer_id)), service.now())
 
 
 @router.get("/offers", response_model=OfferList, summary="The offer registry")
 async def list_offers(request: Request) -> OfferList:
-    return OfferList(offers=[OfferOut.of(offer) for offer in service_of(request).offers()])
+    service = service_of(request)
+    return OfferList(offers=[OfferOut.of(offer, service.now()) for offer in service.offers()])
 
 
 @router.get("/offers/{offer_id}", response_model=OfferOut, summary="One registry entry")
 async def get_offer(request: Request, offer_id: OfferIdPath) -> OfferOut:
-    found = service_of(request).offers([offer_id])
+    service = service_of(request)
+    found = service.offers([offer_id])
     if not found:
         raise HTTPException(404, f"offer {offer_id} is not in the registry")
-    return OfferOut.of(found[0])
+    return OfferOut.of(found[0], service.now())

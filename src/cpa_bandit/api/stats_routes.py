@@ -27,8 +27,10 @@ class OfferStatsRow(BaseModel):
     pending: int = Field(description="Clicks with no feedback yet, within the attribution window.")
     resolved: int = Field(description="Clicks with feedback.")
     expired: int = Field(description="Clicks whose attribution window passed without feedback.")
-    conversions: int
-    reward: float
+    conversions: int = Field(description="Approved conversions.")
+    reward: float = Field(description="Approved revenue.")
+    pending_conversions: int = Field(description="Postback conversions awaiting approval (not learned from).")
+    pending_reward: float = Field(description="Their revenue, if approved.")
     cr: float = Field(description="conversions / clicks.")
     rpc: float = Field(description="reward / clicks.")
     rpc_mean: float = Field(description="Posterior mean of revenue per click.")
@@ -55,6 +57,8 @@ def _row(report: OfferReport) -> OfferStatsRow:
         expired=counters.expired,
         conversions=stats.conversions,
         reward=stats.reward,
+        pending_conversions=counters.pending_conversions,
+        pending_reward=from_micros(counters.pending_reward_micros),
         cr=stats.cr,
         rpc=stats.rpc,
         rpc_mean=report.rpc_mean,

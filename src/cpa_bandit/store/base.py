@@ -13,9 +13,18 @@ from typing import Protocol
 
 import numpy as np
 
+from ..conversions import Postback, PostbackResult
 from ..domain import Decision, Offer, Outcome
 
-COUNTER_COLUMNS = ("clicks", "resolved", "conversions", "reward_micros", "expired")
+COUNTER_COLUMNS = (
+    "clicks",
+    "resolved",
+    "conversions",
+    "reward_micros",
+    "expired",
+    "pending_conversions",
+    "pending_reward_micros",
+)
 """Column order of every counter matrix a store returns."""
 
 NO_SOURCE = ""
@@ -28,13 +37,15 @@ class OfferRows:
 
     ``pooled`` and ``by_source`` are int64 matrices with ``COUNTER_COLUMNS`` (``by_source``
     holds the counters of the requested source, zeros without one); ``payout_micros`` is
-    the declared payout or -1; ``paused`` marks offers the registry paused.
+    the declared payout or -1; ``paused`` marks offers the registry paused;
+    ``capped_until`` is when an offer at its conversion cap may be chosen again (0: not capped).
     """
 
     pooled: np.ndarray
     by_source: np.ndarray
     payout_micros: np.ndarray
     paused: np.ndarray
+    capped_until: np.ndarray
 
     def seen_from(self, source: str | None) -> np.ndarray:
         """The counters as one source sees them, or pooled without a source."""
@@ -54,9 +65,22 @@ class Store(Protocol):
         """Resolve a pending (or expired) click with its reward, once.
 
         Returns the stored outcome and whether this call applied it; an already resolved
-        click is returned with its stored reward and nothing changed. Raises
-        ``UnknownClick`` for a click id that was never decided.
+        click is returned with its stored reward and nothing changed. Raises ``UnknownClick``
+        for a click id that was never decided and ``ConflictingFeedback`` for an unresolved
+        click with a pending postback conversion (its outcome comes from the postbacks).
         """
+
+    def apply_postback(self, postback: Postback, at: float) -> PostbackResult:
+        """Apply a conversion postback to its click as ``conversions.apply_postback`` decides,
+        in one transaction: conversion, click totals, counters and cap usage move together
+        or not at all. Raises ``UnknownClick`` or ``PostbackRefused`` having changed nothing."""
+
+    def count_postback(self, outcome: str) -> None:
+        """Add one to the count of postbacks with this outcome (applied, duplicate, or a
+        refusal's reason)."""
+
+    def postback_counts(self) -> dict[str, int]:
+        """Postbacks by outcome since the last reset."""
 
     def expire_clicks(self, decided_before: float, limit: int) -> int:
         """Mark up to ``limit`` pending clicks decided before that time as expired (their
@@ -72,13 +96,15 @@ class Store(Protocol):
         """How many of the last ``decisions`` decisions went to each offer."""
 
     def put_offer(self, offer: Offer) -> Offer:
-        """Create or replace an offer's registry entry."""
+        """Create or replace an offer's registry entry; returns it with ``capped_until`` set
+        from the conversions already counted in its current periods (``capped_until`` as
+        given is ignored)."""
 
     def get_offers(self, offer_ids: Sequence[int] | None = None) -> list[Offer]:
         """Registry entries (all when ``offer_ids`` is None), ascending by id."""
 
     def reset(self) -> None:
-        """Forget every click, counter and registry entry."""
+        """Forget every click, conversion, counter and registry entry."""
 
     def close(self) -> None:
         """Release connections; the store is not used afterwards."""

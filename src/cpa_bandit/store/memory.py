@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
+from .. import caps
+from ..conversions import (
+    ClickTotals,
+    Conversion,
+    Postback,
+    PostbackResult,
+    apply_postback,
+    counter_delta,
+    feedback_after_postback,
+)
 from ..domain import Decision, Offer, Outcome, UnknownClick
 from .base import COUNTER_COLUMNS, NO_SOURCE, OfferRows
 
-_CLICKS, _RESOLVED, _CONVERSIONS, _REWARD, _EXPIRED = range(len(COUNTER_COLUMNS))
+_CLICKS, _EXPIRED = COUNTER_COLUMNS.index("clicks"), COUNTER_COLUMNS.index("expired")
+_UNRESOLVED = ClickTotals()
 
 
 class MemoryStore:
@@ -29,26 +41,50 @@ class MemoryStore:
 
     def resolve_click(self, click_id: str, reward_micros: int, at: float) -> tuple[Outcome, bool]:
         with self._lock:
-            decision = self._decisions.get(click_id)
-            if decision is None:
-                raise UnknownClick(f"unknown click_id {click_id!r}: no decision was recorded for it")
-            stored = self._rewards.get(click_id)
-            if stored is not None:
-                return Outcome(click_id, decision.offer_id, stored), False
-            self._rewards[click_id] = reward_micros
-            was_expired = self._expired.pop(click_id, False)
-            for row in self._rows(decision):
-                row[_RESOLVED] += 1
-                row[_CONVERSIONS] += reward_micros > 0
-                row[_REWARD] += reward_micros
-                row[_EXPIRED] -= was_expired
+            decision = self._decision(click_id)
+            totals = self._totals.get(click_id, _UNRESOLVED)
+            if totals.reward_micros is not None:
+                return Outcome(click_id, decision.offer_id, totals.reward_micros), False
+            if totals.pending_conversions:
+                raise feedback_after_postback(click_id, decision.offer_id)
+            self._move(decision, totals, replace(totals, reward_micros=reward_micros, conversions=int(reward_micros > 0)))
             return Outcome(click_id, decision.offer_id, reward_micros), True
+
+    def apply_postback(self, postback: Postback, at: float) -> PostbackResult:
+        with self._lock:
+            decision = self._decision(postback.click_id)
+            conversions = self._conversions.setdefault(postback.click_id, {})
+            offer = self._offers.get(decision.offer_id)
+            result = apply_postback(
+                postback,
+                offer_id=decision.offer_id,
+                totals=self._totals.get(postback.click_id, _UNRESOLVED),
+                conversions=list(conversions.values()),
+                offer=offer,
+                at=at,
+            )
+            if result.changed:
+                conversions[postback.transaction_id] = result.conversion
+                self._move(decision, self._totals.get(postback.click_id, _UNRESOLVED), result.totals)
+                if result.uses_cap and offer is not None:
+                    self._use_cap(offer, at)
+            return result
+
+    def count_postback(self, outcome: str) -> None:
+        with self._lock:
+            self._postbacks[outcome] = self._postbacks.get(outcome, 0) + 1
+
+    def postback_counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._postbacks)
 
     def expire_clicks(self, decided_before: float, limit: int) -> int:
         with self._lock:
             due = [
                 d for click_id, d in self._decisions.items()
-                if d.created_at < decided_before and click_id not in self._rewards and click_id not in self._expired
+                if d.created_at < decided_before
+                and self._totals.get(click_id, _UNRESOLVED).reward_micros is None
+                and click_id not in self._expired
             ][:limit]  # fmt: skip
             for decision in due:
                 self._expired[decision.click_id] = True
@@ -62,6 +98,7 @@ class MemoryStore:
         by_source = np.zeros_like(pooled)
         payout = np.full(k, -1, dtype=np.int64)
         paused = np.zeros(k, dtype=bool)
+        capped_until = np.zeros(k, dtype=np.int64)
         with self._lock:
             for i, offer_id in enumerate(offer_ids):
                 if (row := self._counters.get((offer_id, NO_SOURCE))) is not None:
@@ -71,7 +108,8 @@ class MemoryStore:
                 if (offer := self._offers.get(offer_id)) is not None:
                     payout[i] = -1 if offer.payout_micros is None else offer.payout_micros
                     paused[i] = offer.paused
-        return OfferRows(pooled, by_source, payout, paused)
+                    capped_until[i] = offer.capped_until
+        return OfferRows(pooled, by_source, payout, paused, capped_until)
 
     def known_offer_ids(self) -> list[int]:
         with self._lock:
@@ -87,6 +125,8 @@ class MemoryStore:
 
     def put_offer(self, offer: Offer) -> Offer:
         with self._lock:
+            usage = {key: n for (offer_id, key), n in self._cap_usage.items() if offer_id == offer.offer_id}
+            offer = replace(offer, capped_until=caps.capped_until(offer, offer.updated_at, usage))
             self._offers[offer.offer_id] = offer
         return offer
 
@@ -104,10 +144,37 @@ class MemoryStore:
 
     def _clear(self) -> None:
         self._decisions: dict[str, Decision] = {}
-        self._rewards: dict[str, int] = {}
+        self._totals: dict[str, ClickTotals] = {}
         self._expired: dict[str, bool] = {}
         self._counters: dict[tuple[int, str], list[int]] = {}
         self._offers: dict[int, Offer] = {}
+        self._conversions: dict[str, dict[str, Conversion]] = {}
+        self._cap_usage: dict[tuple[int, str], int] = {}
+        self._postbacks: dict[str, int] = {}
+
+    def _decision(self, click_id: str) -> Decision:
+        decision = self._decisions.get(click_id)
+        if decision is None:
+            raise UnknownClick(f"unknown click_id {click_id!r}: no decision was recorded for it")
+        return decision
+
+    def _move(self, decision: Decision, old: ClickTotals, new: ClickTotals) -> None:
+        """Set a click's totals and move its counters by the change (the SQLite trigger's job)."""
+        delta = counter_delta(old, new, self._expired.get(decision.click_id, False))
+        if old.reward_micros is None and new.reward_micros is not None:
+            self._expired.pop(decision.click_id, None)
+        self._totals[decision.click_id] = new
+        for row in self._rows(decision):
+            for column, change in enumerate(delta):
+                row[column] += change
+
+    def _use_cap(self, offer: Offer, at: float) -> None:
+        usage = {}
+        for period in caps.periods(offer, at):
+            key = (offer.offer_id, period.key)
+            usage[period.key] = self._cap_usage[key] = self._cap_usage.get(key, 0) + 1
+        if (until := caps.capped_until(offer, at, usage)) > offer.capped_until:
+            self._offers[offer.offer_id] = replace(offer, capped_until=until)
 
     def _rows(self, decision: Decision) -> list[list[int]]:
         """The pooled counter row of the decision's offer and, with a source, its source row."""

@@ -15,10 +15,21 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from .. import caps
+from ..conversions import (
+    ClickTotals,
+    Conversion,
+    Postback,
+    PostbackResult,
+    Status,
+    apply_postback,
+    feedback_after_postback,
+)
 from ..domain import Decision, Offer, Outcome, StoreUnavailable, UnknownClick
 from .base import COUNTER_COLUMNS, NO_SOURCE, OfferRows
 from .sqlite_schema import MIGRATIONS, SCHEMA_VERSION
@@ -36,20 +47,38 @@ _INSERT_CLICK = (
 # source the per-source columns are constant zeros: no join, fewer values to fetch.
 _POOLED = ", ".join(f"ifnull(p.{c}, 0)" for c in COUNTER_COLUMNS)
 _BY_SOURCE = ", ".join(f"ifnull(s.{c}, 0)" for c in COUNTER_COLUMNS)
+_REGISTRY = "ifnull(o.payout_micros, -1), ifnull(o.status = 'paused', 0), ifnull(o.capped_until, 0)"
 _OFFER_ROWS_SQL = (
-    f"SELECT j.key, {_POOLED}, {_BY_SOURCE}, ifnull(o.payout_micros, -1), ifnull(o.status = 'paused', 0)"
+    f"SELECT j.key, {_POOLED}, {_BY_SOURCE}, {_REGISTRY}"
     " FROM json_each(?) AS j"
     " LEFT JOIN offer_stats AS p ON p.offer_id = j.value"
     " LEFT JOIN source_stats AS s ON s.offer_id = j.value AND s.source = ?"
     " LEFT JOIN offers AS o ON o.offer_id = j.value"
 )
 _POOLED_ROWS_SQL = (
-    f"SELECT j.key, {_POOLED}, ifnull(o.payout_micros, -1), ifnull(o.status = 'paused', 0)"
+    f"SELECT j.key, {_POOLED}, {_REGISTRY}"
     " FROM json_each(?) AS j"
     " LEFT JOIN offer_stats AS p ON p.offer_id = j.value"
     " LEFT JOIN offers AS o ON o.offer_id = j.value"
 )
-_OFFER_COLUMNS = "offer_id, name, payout_micros, status, updated_at"
+_OFFER_COLUMNS = (
+    "offer_id, name, payout_micros, status, updated_at, cap_daily, cap_monthly, timezone, multiple_conversions,"
+    " capped_until"
+)
+_CONVERSION_COLUMNS = (
+    "click_id, transaction_id, offer_id, status, raw_status, payout_micros, event, created_at, updated_at"
+)
+_TOTALS = "reward_micros, conversions, pending_conversions, pending_reward_micros"
+
+
+def _offer(row: Sequence) -> Offer:
+    *head, multiple, capped_until = row
+    return Offer(*head, multiple_conversions=bool(multiple), capped_until=capped_until)
+
+
+def _conversion(row: Sequence) -> Conversion:
+    click_id, transaction_id, offer_id, status, *rest = row
+    return Conversion(click_id, transaction_id, offer_id, Status(status), *rest)
 
 
 def _last_id_before(db: sqlite3.Connection, after: int, time: float) -> int:
@@ -112,8 +141,8 @@ class SQLiteStore:
         db = self._db()
         with self._errors():
             row = db.execute(
-                "UPDATE clicks SET reward_micros = ?, resolved_at = ?"
-                " WHERE click_id = ? AND reward_micros IS NULL RETURNING offer_id",
+                "UPDATE clicks SET reward_micros = ?1, conversions = ?1 > 0, resolved_at = ?2"
+                " WHERE click_id = ?3 AND reward_micros IS NULL AND pending_conversions = 0 RETURNING offer_id",
                 (reward_micros, at, click_id),
             ).fetchall()  # stepping to the end completes the statement, which commits it
             if row:
@@ -123,7 +152,58 @@ class SQLiteStore:
             ).fetchone()
         if row is None:
             raise UnknownClick(f"unknown click_id {click_id!r}: no decision was recorded for it")
+        if row[1] is None:
+            raise feedback_after_postback(click_id, row[0])
         return Outcome(click_id, row[0], row[1]), False
+
+    def apply_postback(self, postback: Postback, at: float) -> PostbackResult:
+        with self._transaction() as db:
+            click = db.execute(f"SELECT offer_id, {_TOTALS} FROM clicks WHERE click_id = ?", (postback.click_id,)).fetchone()
+            if click is None:
+                raise UnknownClick(f"unknown click_id {postback.click_id!r}: no decision was recorded for it")
+            offer_id, *totals = click
+            conversions = db.execute(
+                f"SELECT {_CONVERSION_COLUMNS} FROM conversions WHERE click_id = ?", (postback.click_id,)
+            ).fetchall()
+            offer_row = db.execute(f"SELECT {_OFFER_COLUMNS} FROM offers WHERE offer_id = ?", (offer_id,)).fetchone()
+            offer = _offer(offer_row) if offer_row else None
+            result = apply_postback(
+                postback,
+                offer_id=offer_id,
+                totals=ClickTotals(*totals),
+                conversions=[_conversion(row) for row in conversions],
+                offer=offer,
+                at=at,
+            )
+            if not result.changed:
+                return result
+            c = result.conversion
+            db.execute(
+                f"INSERT OR REPLACE INTO conversions ({_CONVERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (c.click_id, c.transaction_id, c.offer_id, str(c.status), c.raw_status, c.payout_micros, c.event,
+                 c.created_at, c.updated_at),
+            )  # fmt: skip
+            t = result.totals
+            db.execute(
+                f"UPDATE clicks SET ({_TOTALS}) = (?, ?, ?, ?),"
+                " resolved_at = CASE WHEN reward_micros IS NULL THEN ?5 ELSE resolved_at END WHERE click_id = ?6",
+                (t.reward_micros, t.conversions, t.pending_conversions, t.pending_reward_micros, at, c.click_id),
+            )
+            if result.uses_cap and offer is not None:
+                self._use_cap(db, offer, at)
+        return result
+
+    def count_postback(self, outcome: str) -> None:
+        with self._errors():
+            self._db().execute(
+                "INSERT INTO postback_outcomes (outcome, count) VALUES (?, 1)"
+                " ON CONFLICT (outcome) DO UPDATE SET count = count + 1",
+                (outcome,),
+            )
+
+    def postback_counts(self) -> dict[str, int]:
+        with self._errors():
+            return dict(self._db().execute("SELECT outcome, count FROM postback_outcomes").fetchall())
 
     def expire_clicks(self, decided_before: float, limit: int) -> int:
         with self._transaction() as db:
@@ -153,15 +233,17 @@ class SQLiteStore:
                 rows = self._db().execute(_OFFER_ROWS_SQL, (ids, source)).fetchall()
             else:
                 rows = self._db().execute(_POOLED_ROWS_SQL, (ids,)).fetchall()
-        matrix = np.array(rows, dtype=np.int64).reshape(len(offer_ids), 3 + _WIDTH * (2 if source else 1))
+        # capped_until is a whole second (a local midnight): int64 keeps every counter exact
+        matrix = np.array(rows, dtype=np.int64).reshape(len(offer_ids), 4 + _WIDTH * (2 if source else 1))
         if not np.array_equal(matrix[:, 0], np.arange(len(offer_ids))):
             matrix = matrix[np.argsort(matrix[:, 0])]
         pooled = matrix[:, 1 : 1 + _WIDTH]
         return OfferRows(
             pooled=pooled,
             by_source=matrix[:, 1 + _WIDTH : 1 + 2 * _WIDTH] if source else np.zeros_like(pooled),
-            payout_micros=matrix[:, -2],
-            paused=matrix[:, -1].astype(bool),
+            payout_micros=matrix[:, -3],
+            paused=matrix[:, -2].astype(bool),
+            capped_until=matrix[:, -1],
         )
 
     def known_offer_ids(self) -> list[int]:
@@ -181,11 +263,13 @@ class SQLiteStore:
         return dict(rows)
 
     def put_offer(self, offer: Offer) -> Offer:
-        with self._errors():
-            self._db().execute(
-                f"INSERT OR REPLACE INTO offers ({_OFFER_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
-                (offer.offer_id, offer.name, offer.payout_micros, offer.status, offer.updated_at),
-            )
+        with self._transaction() as db:
+            offer = replace(offer, capped_until=caps.capped_until(offer, offer.updated_at, self._usage(db, offer)))
+            db.execute(
+                f"INSERT OR REPLACE INTO offers ({_OFFER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (offer.offer_id, offer.name, offer.payout_micros, offer.status, offer.updated_at, offer.cap_daily,
+                 offer.cap_monthly, offer.timezone, offer.multiple_conversions, offer.capped_until),
+            )  # fmt: skip
         return offer
 
     def get_offers(self, offer_ids: Sequence[int] | None = None) -> list[Offer]:
@@ -198,11 +282,13 @@ class SQLiteStore:
                     " ORDER BY offer_id",
                     (json.dumps(list(offer_ids)),),
                 ).fetchall()
-        return [Offer(*row) for row in rows]
+        return [_offer(row) for row in rows]
 
     def reset(self) -> None:
         with self._transaction() as db:
-            for table in ("clicks", "offer_stats", "source_stats", "offers", "meta"):
+            for table in (
+                "clicks", "offer_stats", "source_stats", "offers", "meta", "conversions", "cap_usage", "postback_outcomes"
+            ):  # fmt: skip
                 db.execute(f"DELETE FROM {table}")
 
     def close(self) -> None:
@@ -213,6 +299,29 @@ class SQLiteStore:
         self._local = threading.local()
 
     # --- plumbing ----------------------------------------------------------------------
+
+    @staticmethod
+    def _usage(db: sqlite3.Connection, offer: Offer) -> dict[str, int]:
+        keys = [period.key for period in caps.periods(offer, offer.updated_at)]
+        return dict(
+            db.execute(
+                "SELECT period, conversions FROM cap_usage WHERE offer_id = ? AND period IN (SELECT value FROM json_each(?))",
+                (offer.offer_id, json.dumps(keys)),
+            ).fetchall()
+        )
+
+    @staticmethod
+    def _use_cap(db: sqlite3.Connection, offer: Offer, at: float) -> None:
+        """Count a conversion in the offer's current periods; rest the offer at a full one."""
+        usage = {}
+        for period in caps.periods(offer, at):
+            (usage[period.key],) = db.execute(
+                "INSERT INTO cap_usage (offer_id, period, conversions) VALUES (?, ?, 1)"
+                " ON CONFLICT (offer_id, period) DO UPDATE SET conversions = conversions + 1 RETURNING conversions",
+                (offer.offer_id, period.key),
+            ).fetchone()
+        if (until := caps.capped_until(offer, at, usage)) > offer.capped_until:
+            db.execute("UPDATE offers SET capped_until = ? WHERE offer_id = ?", (until, offer.offer_id))
 
     def _db(self) -> sqlite3.Connection:
         """One connection per thread: sqlite3 connections must not cross threads."""
@@ -260,3 +369,4 @@ class SQLiteStore:
                 for statement in MIGRATIONS[target]:
                     db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+

@@ -7,7 +7,7 @@ statement (one implicit transaction, one WAL commit).
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _COUNTERS = """
     clicks        INTEGER NOT NULL DEFAULT 0,
@@ -127,5 +127,73 @@ END
 """,
 )
 
-MIGRATIONS = {1: _V1, 2: _V2}
+
+def _move_counters(table: str, where: str) -> str:
+    """Move one counter row by the change of a click's outcome (see conversions.counter_delta)."""
+    return f"""
+    UPDATE {table} SET
+        resolved = resolved + (OLD.reward_micros IS NULL AND NEW.reward_micros IS NOT NULL),
+        conversions = conversions + NEW.conversions - OLD.conversions,
+        reward_micros = reward_micros + ifnull(NEW.reward_micros, 0) - ifnull(OLD.reward_micros, 0),
+        expired = expired + (NEW.expired AND NEW.reward_micros IS NULL) - (OLD.expired AND OLD.reward_micros IS NULL),
+        pending_conversions = pending_conversions + NEW.pending_conversions - OLD.pending_conversions,
+        pending_reward_micros = pending_reward_micros + NEW.pending_reward_micros - OLD.pending_reward_micros
+    WHERE {where};"""
+
+
+# Version 3: postback conversions with their lifecycle, pending conversions counted apart,
+# conversion caps, refusals counted by reason. A click row now carries its outcome's totals
+# (approved count and revenue, pending count and revenue); one trigger moves the counters by
+# the change of those totals, whichever operation made it.
+_V3 = (
+    "ALTER TABLE clicks ADD COLUMN conversions INTEGER NOT NULL DEFAULT 0",
+    "UPDATE clicks SET conversions = 1 WHERE reward_micros > 0",
+    "ALTER TABLE clicks ADD COLUMN pending_conversions INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE clicks ADD COLUMN pending_reward_micros INTEGER NOT NULL DEFAULT 0",
+    *(
+        f"ALTER TABLE {table} ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0"
+        for table in ("offer_stats", "source_stats")
+        for column in ("pending_conversions", "pending_reward_micros")
+    ),
+    "DROP TRIGGER count_outcome",
+    "DROP TRIGGER count_expiry",
+    f"""
+CREATE TRIGGER count_outcome
+AFTER UPDATE OF reward_micros, conversions, pending_conversions, pending_reward_micros, expired ON clicks
+BEGIN
+    {_move_counters("offer_stats", "offer_id = NEW.offer_id")}
+    {_move_counters("source_stats", "offer_id = NEW.offer_id AND source = NEW.source")}
+END
+""",
+    """
+CREATE TABLE conversions (
+    click_id       TEXT NOT NULL,
+    transaction_id TEXT NOT NULL,            -- '' when the postback named none
+    offer_id       INTEGER NOT NULL,
+    status         TEXT NOT NULL,            -- pending | approved | rejected | chargeback
+    raw_status     TEXT,                     -- as the tracker sent it
+    payout_micros  INTEGER NOT NULL,
+    event          TEXT,
+    created_at     REAL NOT NULL,
+    updated_at     REAL NOT NULL,
+    PRIMARY KEY (click_id, transaction_id)
+) WITHOUT ROWID
+""",
+    "ALTER TABLE offers ADD COLUMN cap_daily INTEGER",
+    "ALTER TABLE offers ADD COLUMN cap_monthly INTEGER",
+    "ALTER TABLE offers ADD COLUMN timezone TEXT NOT NULL DEFAULT 'UTC'",
+    "ALTER TABLE offers ADD COLUMN multiple_conversions INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE offers ADD COLUMN capped_until REAL NOT NULL DEFAULT 0",
+    """
+CREATE TABLE cap_usage (
+    offer_id    INTEGER NOT NULL,
+    period      TEXT NOT NULL,               -- d:YYYY-MM-DD or m:YYYY-MM, offer's time zone
+    conversions INTEGER NOT NULL,
+    PRIMARY KEY (offer_id, period)
+) WITHOUT ROWID
+""",
+    "CREATE TABLE postback_outcomes (outcome TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID",
+)
+
+MIGRATIONS = {1: _V1, 2: _V2, 3: _V3}
 """Statements that take a database from version ``n - 1`` to version ``n``."""
