@@ -122,6 +122,9 @@ class PostbackResult:
     """False for a duplicate: the conversion already had this status."""
     totals: ClickTotals
     """The click's totals after the postback."""
+    writes: tuple[Conversion, ...] = ()
+    """Conversion rows to store: the changed one, and the one a ``/feedback/`` reward stood
+    for when this postback is the first to change the click."""
 
     @property
     def uses_cap(self) -> bool:
@@ -130,17 +133,19 @@ class PostbackResult:
 
 
 def feedback_after_postback(click_id: str, offer_id: int) -> ConflictingFeedback:
-    """The refusal of ``/feedback/`` for an unresolved click with a pending conversion."""
+    """The refusal of ``/feedback/`` for an unresolved click that postbacks already reported
+    on: its outcome comes from them (one click, one source of truth)."""
     return ConflictingFeedback(
-        f"click_id {click_id!r} has a pending conversion reported by postback; its outcome comes"
-        " from the postbacks, not from /feedback/",
+        f"click_id {click_id!r} has conversions reported by postback; its outcome comes from"
+        " the postbacks, not from /feedback/",
         offer_id=offer_id,
     )
 
 
 def feedback_conversion(click_id: str, offer_id: int, totals: ClickTotals, at: float) -> Conversion | None:
-    """The conversion that a ``/feedback/`` reward > 0 stands for, on a click with no
-    conversion rows: a postback may then repeat it (a duplicate) or reverse it."""
+    """The conversion that a ``/feedback/`` reward > 0 stands for on a click with no
+    conversion rows (feedback stores none, to stay one statement): a postback with the
+    default transaction id then repeats it (a duplicate) or reverses it."""
     if not totals.reward_micros:
         return None
     return Conversion(
@@ -162,8 +167,24 @@ def apply_postback(
     Raises :class:`PostbackRefused` for a move the lifecycle does not allow and for a second
     conversion on a click whose offer does not allow several.
     """
-    if not conversions and (implied := feedback_conversion(postback.click_id, offer_id, totals, at)):
-        conversions = [implied]
+    implied = None if conversions else feedback_conversion(postback.click_id, offer_id, totals, at)
+    result = _apply(postback, offer_id, totals, [implied] if implied else conversions, offer, at)
+    if not result.changed:
+        return result
+    writes = (result.conversion,)
+    if implied is not None and implied.transaction_id != postback.transaction_id:
+        writes = (implied, result.conversion)
+    return replace(result, writes=writes)
+
+
+def _apply(
+    postback: Postback,
+    offer_id: int,
+    totals: ClickTotals,
+    conversions: Sequence[Conversion],
+    offer: Offer | None,
+    at: float,
+) -> PostbackResult:
     existing = next((c for c in conversions if c.transaction_id == postback.transaction_id), None)
     if existing is None:
         return _create(postback, offer_id, totals, conversions, offer, at)

@@ -67,7 +67,7 @@ class Store(Protocol):
         Returns the stored outcome and whether this call applied it; an already resolved
         click is returned with its stored reward and nothing changed. Raises ``UnknownClick``
         for a click id that was never decided and ``ConflictingFeedback`` for an unresolved
-        click with a pending postback conversion (its outcome comes from the postbacks).
+        click that postbacks reported conversions for (its outcome comes from them).
         """
 
     def apply_postback(self, postback: Postback, at: float) -> PostbackResult:

@@ -45,7 +45,7 @@ class MemoryStore:
             totals = self._totals.get(click_id, _UNRESOLVED)
             if totals.reward_micros is not None:
                 return Outcome(click_id, decision.offer_id, totals.reward_micros), False
-            if totals.pending_conversions:
+            if self._conversions.get(click_id):
                 raise feedback_after_postback(click_id, decision.offer_id)
             self._move(decision, totals, replace(totals, reward_micros=reward_micros, conversions=int(reward_micros > 0)))
             return Outcome(click_id, decision.offer_id, reward_micros), True
@@ -64,7 +64,7 @@ class MemoryStore:
                 at=at,
             )
             if result.changed:
-                conversions[postback.transaction_id] = result.conversion
+                conversions.update((c.transaction_id, c) for c in result.writes)
                 self._move(decision, self._totals.get(postback.click_id, _UNRESOLVED), result.totals)
                 if result.uses_cap and offer is not None:
                     self._use_cap(offer, at)

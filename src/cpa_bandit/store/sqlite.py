@@ -142,7 +142,8 @@ class SQLiteStore:
         with self._errors():
             row = db.execute(
                 "UPDATE clicks SET reward_micros = ?1, conversions = ?1 > 0, resolved_at = ?2"
-                " WHERE click_id = ?3 AND reward_micros IS NULL AND pending_conversions = 0 RETURNING offer_id",
+                " WHERE click_id = ?3 AND reward_micros IS NULL"
+                " AND NOT EXISTS (SELECT 1 FROM conversions WHERE click_id = ?3) RETURNING offer_id",
                 (reward_micros, at, click_id),
             ).fetchall()  # stepping to the end completes the statement, which commits it
             if row:
@@ -177,17 +178,16 @@ class SQLiteStore:
             )
             if not result.changed:
                 return result
-            c = result.conversion
-            db.execute(
+            db.executemany(
                 f"INSERT OR REPLACE INTO conversions ({_CONVERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (c.click_id, c.transaction_id, c.offer_id, str(c.status), c.raw_status, c.payout_micros, c.event,
-                 c.created_at, c.updated_at),
+                [(c.click_id, c.transaction_id, c.offer_id, str(c.status), c.raw_status, c.payout_micros, c.event,
+                  c.created_at, c.updated_at) for c in result.writes],
             )  # fmt: skip
             t = result.totals
             db.execute(
                 f"UPDATE clicks SET ({_TOTALS}) = (?, ?, ?, ?),"
                 " resolved_at = CASE WHEN reward_micros IS NULL THEN ?5 ELSE resolved_at END WHERE click_id = ?6",
-                (t.reward_micros, t.conversions, t.pending_conversions, t.pending_reward_micros, at, c.click_id),
+                (t.reward_micros, t.conversions, t.pending_conversions, t.pending_reward_micros, at, postback.click_id),
             )
             if result.uses_cap and offer is not None:
                 self._use_cap(db, offer, at)
