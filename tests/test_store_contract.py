@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from cpa_bandit.conversions import Postback, Status
 from cpa_bandit.domain import Decision, Offer, UnknownClick
 from cpa_bandit.store import COUNTER_COLUMNS, Store
 
@@ -203,3 +204,24 @@ def test_recent_choices_count_the_latest_decisions(store: Store) -> None:
     assert store.recent_choices(4) == {2: 4}
     assert store.recent_choices(5) == {1: 1, 2: 4}
     assert store.recent_choices(100) == {1: 6, 2: 4}
+
+
+def test_postbacks_use_caps_and_reset_forgets_them(store: Store) -> None:
+    store.put_offer(Offer(4, cap_daily=2, updated_at=T0))
+    for click_id in ("p1", "p2", "p3"):
+        store.record_decision(decision(click_id, offer_id=4))
+    store.apply_postback(Postback("p1", status=Status.pending, payout_micros=1), at=T0)
+    store.apply_postback(Postback("p1", status=Status.approved), at=T0)  # a move: counted once
+    assert store.read_offers([4]).capped_until.tolist() == [0]
+    store.apply_postback(Postback("p2", status=Status.rejected), at=T0)  # born rejected: not counted
+    store.apply_postback(Postback("p3"), at=T0)
+    (until,) = store.read_offers([4]).capped_until.tolist()
+    assert until == store.get_offers([4])[0].capped_until == (T0 // 86_400 + 1) * 86_400
+    # a new registry entry keeps the day's usage: a higher cap lets the offer back at once
+    assert store.put_offer(Offer(4, cap_daily=3, updated_at=T0)).capped_until == 0
+    store.count_postback("applied")
+    store.reset()
+    assert store.postback_counts() == {} and store.read_offers([4]).capped_until.tolist() == [0]
+    assert store.put_offer(Offer(4, cap_daily=1, updated_at=T0)).capped_until == 0, "cap usage was forgotten"
+    store.record_decision(decision("p1", offer_id=4))
+    assert store.apply_postback(Postback("p1"), at=T0).previous is None, "conversions were forgotten"
