@@ -60,7 +60,7 @@ def test_periods_follow_the_offers_time_zone_and_its_dst() -> None:
     assert (day.key, month.key) == ("d:2026-03-08", "m:2026-03")
     assert day.ends_at - at(2026, 3, 8, 0, 0) == 23 * 3600
     assert month.ends_at == at(2026, 4, 1, 0, 0)
-    assert periods(Offer(1), 0.0) == []
+    assert [(p.key, p.cap) for p in periods(Offer(1), 0.0)] == [("d:1970-01-01", None), ("m:1970-01", None)]
     assert capped_until(offer, at(2026, 3, 8, 12, 0), {"d:2026-03-08": 3}) == day.ends_at
     assert capped_until(offer, at(2026, 3, 8, 12, 0), {"d:2026-03-08": 2, "m:2026-03": 50}) == month.ends_at
     assert capped_until(offer, at(2026, 3, 8, 12, 0), {"d:2026-03-07": 9}) == 0.0
@@ -76,6 +76,8 @@ def test_an_offer_at_its_daily_cap_leaves_the_rotation_until_the_next_local_day(
     assert chosen(client, "after") == {2}, "a capped offer is never chosen"
     refused = client.get("/sample/", params={"click_id": "x", "offer_ids": "1"})
     assert refused.status_code == 409
+    retried = client.get("/sample/", params={"click_id": "a", "offer_ids": "1"})
+    assert retried.json() == {"click_id": "a", "offer_id": 1}, "a retried click keeps its first answer"
     assert (refused.json()["capped"], refused.json()["paused"]) == ([1], [])
     assert client.get("/offers/1").json()["capped_until"] == at(2026, 4, 1, 0, 0)
     clock.now = at(2026, 4, 1, 0, 0) - 1
@@ -83,6 +85,13 @@ def test_an_offer_at_its_daily_cap_leaves_the_rotation_until_the_next_local_day(
     clock.now = at(2026, 4, 1, 0, 0)  # midnight in New York: a new day
     assert client.get("/offers/1").json()["capped_until"] is None
     assert chosen(client, "next") == {1, 2}
+
+
+def test_a_cap_set_during_the_day_counts_the_days_conversions(client: TestClient) -> None:
+    convert(client, "a", "1")  # offer 1 is not even registered yet
+    convert(client, "b", "1")
+    assert client.put("/offers/1", json={"cap_daily": 2}, headers=ADMIN).json()["capped_until"] is not None
+    assert chosen(client, "after") == {2}
 
 
 def test_duplicates_and_rejections_do_not_use_the_cap(client: TestClient) -> None:

@@ -77,7 +77,7 @@ class Model:
                 return "multiple_conversions"
             rows[txid] = (status, payout if payout is not None else DECLARED.get(click.offer_id, 0))
         click.conversions = rows
-        click.resolved |= status is Status.approved
+        click.resolved |= status is not Status.pending  # paid or refused: the click's outcome is known
         return "applied"
 
     def feedback(self, click_id: str, reward: int) -> str:

@@ -90,6 +90,12 @@ def test_the_lifecycle_keeps_pending_apart_and_a_reversal_takes_it_back(client: 
     assert (reversed_["conversion_status"], reversed_["payout"]) == ("chargeback", 25.0)
     row = stats(client)
     assert (row["conversions"], row["reward"], row["resolved"]) == (0, 0.0, 1)
+    # a rejected lead is a known outcome too: its click resolves as a non-conversion
+    sample(client, "k2")
+    client.get("/postback?subid=k2&payout=30&status=lead")
+    client.get("/postback?subid=k2&status=trash")
+    row = stats(client)
+    assert (row["clicks"], row["resolved"], row["pending"], row["pending_conversions"]) == (2, 2, 0, 0)
 
 
 def test_refusals_change_nothing_and_are_counted_by_reason(client: TestClient) -> None:

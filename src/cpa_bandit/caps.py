@@ -20,7 +20,7 @@ from .domain import Offer
 class Period:
     key: str
     """Names the period, e.g. ``d:2026-11-29`` or ``m:2026-11`` (in the offer's time zone)."""
-    cap: int
+    cap: int | None
     ends_at: float
 
 
@@ -33,25 +33,26 @@ def valid_timezone(name: str) -> str:
     return name
 
 
-def periods(offer: Offer, at: float) -> list[Period]:
-    """The capped periods that contain ``at``: the day for a daily cap, the month for a
-    monthly one; none for an offer without caps."""
-    if offer.cap_daily is None and offer.cap_monthly is None:
-        return []
+def periods(offer: Offer, at: float) -> tuple[Period, Period]:
+    """The day and the month that contain ``at`` in the offer's time zone, with its caps.
+
+    Conversions are counted in both whether or not the offer has caps yet, so that a cap
+    set during the day applies to the day's conversions so far.
+    """
     local = datetime.fromtimestamp(at, ZoneInfo(offer.timezone))
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    found = []
-    if offer.cap_daily is not None:
-        # aware arithmetic here is on the wall clock: the next local midnight, whether the
-        # day has 23, 24 or 25 hours
-        tomorrow = midnight + timedelta(days=1)
-        found.append(Period(f"d:{local.date().isoformat()}", offer.cap_daily, tomorrow.timestamp()))
-    if offer.cap_monthly is not None:
-        next_month = (midnight.replace(day=28) + timedelta(days=4)).replace(day=1)
-        found.append(Period(f"m:{local.year:04d}-{local.month:02d}", offer.cap_monthly, next_month.timestamp()))
-    return found
+    # aware arithmetic here is on the wall clock: the next local midnight, whether the day
+    # has 23, 24 or 25 hours
+    tomorrow = midnight + timedelta(days=1)
+    next_month = (midnight.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return (
+        Period(f"d:{local.date().isoformat()}", offer.cap_daily, tomorrow.timestamp()),
+        Period(f"m:{local.year:04d}-{local.month:02d}", offer.cap_monthly, next_month.timestamp()),
+    )
 
 
 def capped_until(offer: Offer, at: float, usage: Mapping[str, int]) -> float:
     """The end of the latest current period whose cap ``usage`` reaches; 0 when none does."""
-    return max((p.ends_at for p in periods(offer, at) if usage.get(p.key, 0) >= p.cap), default=0.0)
+    return max(
+        (p.ends_at for p in periods(offer, at) if p.cap is not None and usage.get(p.key, 0) >= p.cap), default=0.0
+    )

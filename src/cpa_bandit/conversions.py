@@ -94,6 +94,9 @@ class ClickTotals:
                 pending_conversions=self.pending_conversions + sign,
                 pending_reward_micros=self.pending_reward_micros + sign * payout_micros,
             )
+        if self.reward_micros is None and sign > 0:
+            # a rejected or charged-back conversion is a known outcome: a click that paid nothing
+            return replace(self, reward_micros=0)
         return self
 
 

@@ -109,12 +109,12 @@ class PostbackFormat:
         merged_aliases = {**DEFAULT_ALIASES, **{k.lower(): v for k, v in aliases.items()}}
         merged_statuses = {**DEFAULT_STATUSES, **{k.lower(): Status(v) for k, v in statuses.items()}}
         return cls(
-            aliases={k: v for k, v in merged_aliases.items() if v and k != token_param},
+            aliases={k: v for k, v in merged_aliases.items() if v and k != token_param.lower()},
             statuses=merged_statuses,
             currency=currency.upper(),
             rates={k.upper(): Decimal(str(v)) for k, v in rates.items()},
             token=token,
-            token_param=token_param,
+            token_param=token_param.lower(),
         )
 
 
@@ -122,7 +122,7 @@ def check_token(params: Iterable[tuple[str, str]], fmt: PostbackFormat) -> None:
     """Refuse a postback without the deployment's secret token (when one is set)."""
     if fmt.token is None:
         return
-    given = next((value for name, value in params if name == fmt.token_param), "")
+    given = next((value for name, value in params if name.lower() == fmt.token_param), "")
     if not hmac.compare_digest(given.encode(), fmt.token.encode()):
         raise PostbackRefused("bad_token", f"missing or wrong {fmt.token_param!r}", status_code=403)
 

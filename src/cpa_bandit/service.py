@@ -134,6 +134,10 @@ class BanditService:
         if resting.any():
             active = np.flatnonzero(~resting)
             if len(active) == 0:
+                # a retried click still gets its first answer, even if that offer rests now
+                stored = self.store.find_decision(click_id)
+                if stored is not None and stored.offer_id in offer_ids:
+                    return stored
                 raise _nothing_to_choose(offer_ids, rows, now)
             arms = arms.take(active)
         choice = select(arms, params, self._rng)

@@ -61,6 +61,9 @@ class Store(Protocol):
         already decided is returned as stored, with nothing counted again.
         """
 
+    def find_decision(self, click_id: str) -> Decision | None:
+        """The stored decision of a click id, or None."""
+
     def resolve_click(self, click_id: str, reward_micros: int, at: float) -> tuple[Outcome, bool]:
         """Resolve a pending (or expired) click with its reward, once.
 

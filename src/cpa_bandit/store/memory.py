@@ -39,6 +39,10 @@ class MemoryStore:
                 row[_CLICKS] += 1
             return decision, True
 
+    def find_decision(self, click_id: str) -> Decision | None:
+        with self._lock:
+            return self._decisions.get(click_id)
+
     def resolve_click(self, click_id: str, reward_micros: int, at: float) -> tuple[Outcome, bool]:
         with self._lock:
             decision = self._decision(click_id)
@@ -66,8 +70,8 @@ class MemoryStore:
             if result.changed:
                 conversions.update((c.transaction_id, c) for c in result.writes)
                 self._move(decision, self._totals.get(postback.click_id, _UNRESOLVED), result.totals)
-                if result.uses_cap and offer is not None:
-                    self._use_cap(offer, at)
+                if result.uses_cap:
+                    self._use_cap(offer or Offer(decision.offer_id), at)
             return result
 
     def count_postback(self, outcome: str) -> None:

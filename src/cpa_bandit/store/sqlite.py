@@ -71,6 +71,16 @@ _CONVERSION_COLUMNS = (
 _TOTALS = "reward_micros, conversions, pending_conversions, pending_reward_micros"
 
 
+def _find_decision(db: sqlite3.Connection, click_id: str) -> Decision | None:
+    row = db.execute(
+        "SELECT offer_id, source, created_at, params, propensity FROM clicks WHERE click_id = ?", (click_id,)
+    ).fetchone()
+    if row is None:
+        return None
+    offer_id, source, created_at, params, propensity = row
+    return Decision(click_id, offer_id, source or None, created_at, json.loads(params), propensity)
+
+
 def _offer(row: Sequence) -> Offer:
     *head, multiple, capped_until = row
     return Offer(*head, multiple_conversions=bool(multiple), capped_until=capped_until)
@@ -130,12 +140,13 @@ class SQLiteStore:
         with self._transaction() as db:
             if db.execute(_INSERT_CLICK, row).rowcount:
                 return decision, True
-            offer_id, source, created_at, params, propensity = db.execute(
-                "SELECT offer_id, source, created_at, params, propensity FROM clicks WHERE click_id = ?",
-                (decision.click_id,),
-            ).fetchone()
-        stored = Decision(decision.click_id, offer_id, source or None, created_at, json.loads(params), propensity)
+            stored = _find_decision(db, decision.click_id)
+        assert stored is not None, "inserted or found in one transaction"
         return stored, False
+
+    def find_decision(self, click_id: str) -> Decision | None:
+        with self._errors():
+            return _find_decision(self._db(), click_id)
 
     def resolve_click(self, click_id: str, reward_micros: int, at: float) -> tuple[Outcome, bool]:
         db = self._db()
@@ -189,8 +200,8 @@ class SQLiteStore:
                 " resolved_at = CASE WHEN reward_micros IS NULL THEN ?5 ELSE resolved_at END WHERE click_id = ?6",
                 (t.reward_micros, t.conversions, t.pending_conversions, t.pending_reward_micros, at, postback.click_id),
             )
-            if result.uses_cap and offer is not None:
-                self._use_cap(db, offer, at)
+            if result.uses_cap:
+                self._use_cap(db, offer or Offer(offer_id), at)
         return result
 
     def count_postback(self, outcome: str) -> None:
@@ -312,7 +323,7 @@ class SQLiteStore:
 
     @staticmethod
     def _use_cap(db: sqlite3.Connection, offer: Offer, at: float) -> None:
-        """Count a conversion in the offer's current periods; rest the offer at a full one."""
+        """Count a conversion in the offer's day and month; rest the offer at a full one."""
         usage = {}
         for period in caps.periods(offer, at):
             (usage[period.key],) = db.execute(
