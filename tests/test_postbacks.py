@@ -225,3 +225,19 @@ def test_empty_values_are_absent_and_the_transaction_id_defaults() -> None:
     with pytest.raises(PostbackRefused) as refused:
         parse_postback([("subid", "k1"), ("txid", "a b")], PostbackFormat.configured())
     assert refused.value.reason == "bad_transaction_id"
+
+
+def test_a_click_shows_its_decision_and_every_conversion(client: TestClient) -> None:
+    sample(client, "k1")
+    client.put("/offers/1", json={"multiple_conversions": True}, headers=ADMIN)
+    client.get("/postback?subid=k1&payout=20&status=Lead&tid=t1&et=reg")
+    client.get("/postback?subid=k1&payout=20&status=Sale&tid=t1")
+    client.get("/postback?subid=k1&payout=5&status=2&tid=t2")
+    body = client.get("/clicks/k1").json()
+    assert (body["offer_id"], body["state"], body["reward"], body["conversions"]) == (1, "resolved", 20.0, 1)
+    assert (body["pending_conversions"], body["pending_reward"], body["params"]["sampler"]) == (1, 5.0, "ucb")
+    assert [(p["transaction_id"], p["status"], p["raw_status"], p["event"]) for p in body["postbacks"]] == [
+        ("t1", "approved", "Sale", "reg"), ("t2", "pending", "2", None),
+    ]  # fmt: skip
+    assert client.get("/clicks/nope").status_code == 404
+    assert client.get("/clicks/bad%20id").status_code == 422

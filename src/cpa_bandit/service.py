@@ -28,7 +28,7 @@ from .policies import ArmStats, PolicyParams, select
 from .policies.sources import shrink_to_pool
 from .policies.thompson import rpc_posterior
 from .store import Store
-from .store.base import OfferRows
+from .store.base import ClickRecord, OfferRows
 
 Clock = Callable[[], float]
 
@@ -135,9 +135,9 @@ class BanditService:
             active = np.flatnonzero(~resting)
             if len(active) == 0:
                 # a retried click still gets its first answer, even if that offer rests now
-                stored = self.store.find_decision(click_id)
-                if stored is not None and stored.offer_id in offer_ids:
-                    return stored
+                stored = self.store.find_click(click_id)
+                if stored is not None and stored.decision.offer_id in offer_ids:
+                    return stored.decision
                 raise _nothing_to_choose(offer_ids, rows, now)
             arms = arms.take(active)
         choice = select(arms, params, self._rng)
@@ -191,6 +191,13 @@ class BanditService:
 
     def postback_counts(self) -> dict[str, int]:
         return self.store.postback_counts()
+
+    def click(self, click_id: str) -> ClickRecord:
+        """What is stored about a click: where an operator checks what a tracker reported."""
+        found = self.store.find_click(click_id)
+        if found is None:
+            raise UnknownClick(f"unknown click_id {click_id!r}: no decision was recorded for it")
+        return found
 
     def maintain(self) -> int:
         """Expire the clicks whose attribution window passed without feedback: learning then

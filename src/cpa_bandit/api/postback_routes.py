@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ..domain import PostbackRefused
-from ..ids import click_id_json
+from ..ids import CLICK_ID_PATTERN, click_id_json
 from ..money import from_micros
 from ..postbacks import DEFAULT_ALIASES, check_token, parse_postback
 from .deps import service_of
@@ -110,4 +111,61 @@ def postback_counts(request: Request) -> PostbackCounts:
         applied=counts.get("applied", 0),
         duplicate=counts.get("duplicate", 0),
         refused={key.removeprefix("refused:"): n for key, n in sorted(counts.items()) if key.startswith("refused:")},
+    )
+
+
+class ConversionOut(BaseModel):
+    transaction_id: str
+    status: str
+    raw_status: str | None = Field(description="As the tracker sent it (`feedback` for a /feedback/ reward).")
+    payout: float
+    event: str | None
+    created_at: float
+    updated_at: float
+
+
+class ClickOut(BaseModel):
+    click_id: int | str
+    offer_id: int
+    source: str | None
+    decided_at: float
+    params: dict[str, float | str] = Field(description="The sampler and its parameters at the decision.")
+    state: str = Field(description="`pending`, `resolved` or `expired` (window passed without an outcome).")
+    reward: float | None = Field(description="Approved revenue; null while unresolved.")
+    conversions: int
+    pending_conversions: int
+    pending_reward: float
+    postbacks: list[ConversionOut] = Field(description="Conversions reported by postback, oldest first.")
+
+
+@router.get("/clicks/{click_id}", response_model=ClickOut, summary="One click and its conversions")
+def click(request: Request, click_id: Annotated[str, Path(pattern=CLICK_ID_PATTERN)]) -> ClickOut:
+    """The decision and every conversion reported for a click: where to look when a tracker
+    says a conversion was sent and the counters disagree."""
+    record = service_of(request).click(click_id)
+    decision, totals = record.decision, record.totals
+    state = "resolved" if totals.reward_micros is not None else "expired" if record.expired else "pending"
+    return ClickOut(
+        click_id=click_id_json(click_id),
+        offer_id=decision.offer_id,
+        source=decision.source,
+        decided_at=decision.created_at,
+        params=decision.params,
+        state=state,
+        reward=None if totals.reward_micros is None else from_micros(totals.reward_micros),
+        conversions=totals.conversions,
+        pending_conversions=totals.pending_conversions,
+        pending_reward=from_micros(totals.pending_reward_micros),
+        postbacks=[
+            ConversionOut(
+                transaction_id=c.transaction_id,
+                status=str(c.status),
+                raw_status=c.raw_status,
+                payout=from_micros(c.payout_micros),
+                event=c.event,
+                created_at=c.created_at,
+                updated_at=c.updated_at,
+            )
+            for c in record.conversions
+        ],
     )

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..conversions import Postback, PostbackResult
+from ..conversions import ClickTotals, Conversion, Postback, PostbackResult
 from ..domain import Decision, Offer, Outcome
 
 COUNTER_COLUMNS = (
@@ -52,6 +52,17 @@ class OfferRows:
         return self.by_source if source else self.pooled
 
 
+@dataclass(frozen=True, slots=True)
+class ClickRecord:
+    """One click as stored: its decision, outcome totals, whether its attribution window
+    passed unresolved, and its postback conversions (raw statuses included)."""
+
+    decision: Decision
+    totals: ClickTotals
+    expired: bool
+    conversions: list[Conversion]
+
+
 class Store(Protocol):
     def record_decision(self, decision: Decision) -> tuple[Decision, bool]:
         """Make the click pending with its offer and count the click (pooled and for its
@@ -61,8 +72,8 @@ class Store(Protocol):
         already decided is returned as stored, with nothing counted again.
         """
 
-    def find_decision(self, click_id: str) -> Decision | None:
-        """The stored decision of a click id, or None."""
+    def find_click(self, click_id: str) -> ClickRecord | None:
+        """Everything stored about one click, or None for a click id never decided."""
 
     def resolve_click(self, click_id: str, reward_micros: int, at: float) -> tuple[Outcome, bool]:
         """Resolve a pending (or expired) click with its reward, once.

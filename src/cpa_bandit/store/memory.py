@@ -19,7 +19,7 @@ from ..conversions import (
     feedback_after_postback,
 )
 from ..domain import Decision, Offer, Outcome, UnknownClick
-from .base import COUNTER_COLUMNS, NO_SOURCE, OfferRows
+from .base import COUNTER_COLUMNS, NO_SOURCE, ClickRecord, OfferRows
 
 _CLICKS, _EXPIRED = COUNTER_COLUMNS.index("clicks"), COUNTER_COLUMNS.index("expired")
 _UNRESOLVED = ClickTotals()
@@ -39,9 +39,17 @@ class MemoryStore:
                 row[_CLICKS] += 1
             return decision, True
 
-    def find_decision(self, click_id: str) -> Decision | None:
+    def find_click(self, click_id: str) -> ClickRecord | None:
         with self._lock:
-            return self._decisions.get(click_id)
+            decision = self._decisions.get(click_id)
+            if decision is None:
+                return None
+            return ClickRecord(
+                decision,
+                self._totals.get(click_id, _UNRESOLVED),
+                self._expired.get(click_id, False),
+                sorted(self._conversions.get(click_id, {}).values(), key=lambda c: (c.created_at, c.transaction_id)),
+            )
 
     def resolve_click(self, click_id: str, reward_micros: int, at: float) -> tuple[Outcome, bool]:
         with self._lock:

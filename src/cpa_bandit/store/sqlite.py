@@ -31,7 +31,7 @@ from ..conversions import (
     feedback_after_postback,
 )
 from ..domain import Decision, Offer, Outcome, StoreUnavailable, UnknownClick
-from .base import COUNTER_COLUMNS, NO_SOURCE, OfferRows
+from .base import COUNTER_COLUMNS, NO_SOURCE, ClickRecord, OfferRows
 from .sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 
 _SYNCHRONOUS = ("NORMAL", "FULL")
@@ -144,9 +144,18 @@ class SQLiteStore:
         assert stored is not None, "inserted or found in one transaction"
         return stored, False
 
-    def find_decision(self, click_id: str) -> Decision | None:
-        with self._errors():
-            return _find_decision(self._db(), click_id)
+    def find_click(self, click_id: str) -> ClickRecord | None:
+        with self._transaction("BEGIN") as db:  # one snapshot of the click and its conversions
+            decision = _find_decision(db, click_id)
+            if decision is None:
+                return None
+            totals_expired = db.execute(f"SELECT {_TOTALS}, expired FROM clicks WHERE click_id = ?", (click_id,)).fetchone()
+            conversions = db.execute(
+                f"SELECT {_CONVERSION_COLUMNS} FROM conversions WHERE click_id = ? ORDER BY created_at, transaction_id",
+                (click_id,),
+            ).fetchall()
+        *totals, expired = totals_expired
+        return ClickRecord(decision, ClickTotals(*totals), bool(expired), [_conversion(row) for row in conversions])
 
     def resolve_click(self, click_id: str, reward_micros: int, at: float) -> tuple[Outcome, bool]:
         db = self._db()
@@ -356,10 +365,11 @@ class SQLiteStore:
             raise StoreUnavailable(f"store unavailable: {exc}") from exc
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
+        """A write transaction; ``begin="BEGIN"`` for a read snapshot that takes no write lock."""
         db = self._db()
         with self._errors():
-            db.execute("BEGIN IMMEDIATE")
+            db.execute(begin)
             try:
                 yield db
                 db.execute("COMMIT")
