@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STORE  ?= sqlite:///data/cpa-bandit.db
 
-.PHONY: run test bench install clean
+.PHONY: run test bench install redis-server clean
 
 install: $(VENV)/.installed
 
@@ -22,8 +22,16 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	$(BIN)/cpa-bandit serve --host $(HOST) --port $(PORT) --store $(STORE)
 
-test: install
+test: install redis-server
 	$(BIN)/python -m pytest
+
+# The Redis store's tests run against real servers that the test session starts on free
+# ports; this only makes sure the binaries are there (Debian's package, as root in CI).
+redis-server:
+	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { \
+		echo "installing redis-server (Debian package) for the Redis store's tests"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 
 bench: install
 	$(BIN)/python bench/run.py

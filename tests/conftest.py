@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,19 +14,47 @@ from fastapi.testclient import TestClient
 from cpa_bandit.api import create_app
 from cpa_bandit.config import Settings
 from cpa_bandit.store import MemoryStore, SQLiteStore, Store
+from cpa_bandit.store.redis import RedisStore
+from redis_servers import RedisClusterServers, RedisServer
 
 ADMIN_KEY = "test-admin-key"
+_PREFIXES = itertools.count()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
+    cluster = RedisClusterServers.start(tmp_path_factory.mktemp("redis-cluster"))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Store]]:
-    """Builds stores of one kind; SQLite ones on the same file, so a second one sees the
-    first one's data as a restarted process would."""
+    """Builds stores of one kind that share their data, as a restarted process (or another
+    replica) would: the same SQLite file, the same Redis key prefix (one per test)."""
     opened: list[Store] = []
     shared_memory = MemoryStore()
+    prefix = f"test{next(_PREFIXES)}"
+    url = None
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_server").url
+    elif request.param == "redis-cluster":
+        url = request.getfixturevalue("redis_cluster").url
 
     def make() -> Store:
-        store: Store = shared_memory if request.param == "memory" else SQLiteStore(tmp_path / "store.db")
+        if request.param == "memory":
+            store: Store = shared_memory
+        elif request.param == "sqlite":
+            store = SQLiteStore(tmp_path / "store.db")
+        else:
+            store = RedisStore.from_url(url, prefix=prefix)
         opened.append(store)
         return store
 

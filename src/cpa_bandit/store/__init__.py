@@ -1,6 +1,7 @@
 """Stores behind one protocol; ``open_store`` picks one from a URL.
 
-URLs: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, ``memory://``.
+URLs: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, ``memory://``,
+``redis://host:port/db`` and ``redis+cluster://host:port`` (any node of the cluster).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from .sqlite import SQLiteStore
 __all__ = ["COUNTER_COLUMNS", "MemoryStore", "SQLiteStore", "Store", "open_store"]
 
 
-def open_store(url: str, *, sqlite_synchronous: str = "NORMAL") -> Store:
+def open_store(
+    url: str, *, sqlite_synchronous: str = "NORMAL", click_ttl_s: float = 90 * 86_400.0, timeout_s: float = 0.2
+) -> Store:
     scheme, sep, rest = url.partition("://")
     if not sep:
         raise ValueError(f"store URL {url!r} has no scheme; use sqlite:///path.db or memory://")
@@ -23,4 +26,8 @@ def open_store(url: str, *, sqlite_synchronous: str = "NORMAL") -> Store:
         if not path:
             raise ValueError(f"store URL {url!r} names no file; e.g. sqlite:///data/cpa-bandit.db")
         return SQLiteStore(path, synchronous=sqlite_synchronous)
-    raise ValueError(f"unknown store scheme {scheme!r} in {url!r}; use sqlite:// or memory://")
+    if scheme in ("redis", "rediss", "redis+cluster"):
+        from .redis import RedisStore  # redis-py is only imported by deployments that use it
+
+        return RedisStore.from_url(url, timeout_s=timeout_s, click_ttl_s=click_ttl_s)
+    raise ValueError(f"unknown store scheme {scheme!r} in {url!r}; use sqlite://, redis://, redis+cluster:// or memory://")

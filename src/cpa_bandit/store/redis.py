@@ -1,0 +1,381 @@
+"""The Redis store: many stateless API replicas share their state in one Redis or a Redis Cluster.
+
+Keys (``P`` is the key prefix, ``{…}`` a hash tag that decides the cluster slot):
+
+=========================  ====================================================================
+``P:{c:<click>}``          the click's decision (JSON), written once with ``SET NX``: the first
+                           answer to a click id, found from the click id alone. Own slot: a
+                           feedback or postback knows only the click id.
+``P:{o<offer>}``           the offer's counters (pooled, and ``column@source``), its registry
+                           entry, its cap usage (``cap:<period>``) and ``capped_until``.
+``P:{o<offer>}:k:<click>`` the click's outcome totals and conversions, in its offer's slot so
+                           that resolving it and moving the counters is one script.
+``P:{o<offer>}:pending``   pending clicks by decision time: the attribution-window sweep.
+``P:offers``, ``P:registry``  ids of offers with counters / with a registry entry.
+``P:recent``               the latest decisions' offers (a capped list), for reports.
+``P:postbacks``            postback outcomes by reason.
+=========================  ====================================================================
+
+A decision is two writes in two slots: the click index, then the offer's script. Should a
+replica die between them, the next operation on the click (a retried ``/sample/``, its
+feedback, a postback) runs the offer's part first: the click is then counted exactly once.
+Click keys expire ``click_ttl_s`` after the decision (the attribution window plus a margin
+for late conversions and chargebacks), so memory stays bounded; counters never expire.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, replace
+
+import numpy as np
+import redis
+from redis.cluster import RedisCluster
+
+from .. import caps
+from ..conversions import (
+    ClickTotals,
+    Conversion,
+    Postback,
+    PostbackResult,
+    Status,
+    apply_postback,
+    feedback_after_postback,
+)
+from ..domain import Decision, Offer, Outcome, StoreUnavailable, UnknownClick
+from . import redis_scripts
+from .base import COUNTER_COLUMNS, ClickRecord, OfferRows
+
+RECENT_KEPT = 10_000
+"""Decisions kept in ``P:recent`` (reports ask for the latest 1,000)."""
+
+POSTBACK_RETRIES = 20
+"""Attempts of a postback whose click changes under it (concurrent postbacks on one click)."""
+
+_REGISTRY_FIELDS = ("payout", "paused", "capped_until")
+
+
+class RedisStore:
+    def __init__(
+        self,
+        client: redis.Redis | RedisCluster,
+        *,
+        prefix: str = "cpab",
+        click_ttl_s: float = 60 * 86_400.0,
+    ) -> None:
+        self._r = client
+        self._p = prefix
+        self._ttl = max(1, int(click_ttl_s))
+        self._record = client.register_script(redis_scripts.RECORD)
+        self._resolve = client.register_script(redis_scripts.RESOLVE)
+        self._postback = client.register_script(redis_scripts.POSTBACK)
+        self._expire = client.register_script(redis_scripts.EXPIRE)
+        self._put_offer = client.register_script(redis_scripts.PUT_OFFER)
+
+    @classmethod
+    def from_url(cls, url: str, *, timeout_s: float = 0.5, **kwargs: object) -> RedisStore:
+        """``redis://host:port/db`` for one Redis, ``redis+cluster://host:port`` for a cluster
+        (any node; the others are discovered)."""
+        options = {"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s, "health_check_interval": 30}
+        if url.startswith("redis+cluster://"):
+            client = RedisCluster.from_url("redis://" + url.removeprefix("redis+cluster://"), **options)
+        else:
+            client = redis.Redis.from_url(url, **options)
+        return cls(client, **kwargs)  # type: ignore[arg-type]
+
+    # --- keys ------------------------------------------------------------------------------
+
+    def _index(self, click_id: str) -> str:
+        return f"{self._p}:{{c:{click_id}}}"
+
+    def _offer(self, offer_id: int) -> str:
+        return f"{self._p}:{{o{offer_id}}}"
+
+    def _click(self, offer_id: int, click_id: str) -> str:
+        return f"{self._offer(offer_id)}:k:{click_id}"
+
+    def _keys(self, decision: Decision) -> list[str]:
+        offer = self._offer(decision.offer_id)
+        return [offer, f"{offer}:k:{decision.click_id}", f"{offer}:pending"]
+
+    def _args(self, decision: Decision) -> list[object]:
+        return [decision.click_id, decision.source or "", repr(decision.created_at), self._ttl]
+
+    # --- domain operations -------------------------------------------------------------------
+
+    def record_decision(self, decision: Decision) -> tuple[Decision, bool]:
+        encoded = json.dumps(
+            {"o": decision.offer_id, "s": decision.source, "at": decision.created_at, "p": decision.params,
+             "pr": decision.propensity},
+            separators=(",", ":"),
+        )  # fmt: skip
+        with self._errors():
+            previous = self._r.set(self._index(decision.click_id), encoded, nx=True, get=True, ex=self._ttl)
+            stored = decision if previous is None else _decision(decision.click_id, previous)
+            created = self._record(keys=self._keys(stored), args=self._args(stored)) == 1
+            if previous is None:
+                pipe = self._r.pipeline(transaction=False)
+                pipe.sadd(f"{self._p}:offers", stored.offer_id)
+                pipe.lpush(f"{self._p}:recent", stored.offer_id)
+                pipe.ltrim(f"{self._p}:recent", 0, RECENT_KEPT - 1)
+                pipe.execute()
+        return stored, previous is None and created
+
+    def _find_decision(self, click_id: str) -> Decision | None:
+        with self._errors():
+            encoded = self._r.get(self._index(click_id))
+        return None if encoded is None else _decision(click_id, encoded)
+
+    def resolve_click(self, click_id: str, reward_micros: int, at: float) -> tuple[Outcome, bool]:
+        decision = self._known(click_id)
+        with self._errors():
+            answer = self._resolve(keys=self._keys(decision), args=[*self._args(decision), reward_micros])
+        if answer[0] == -1:
+            raise feedback_after_postback(click_id, decision.offer_id)
+        if answer[0] == 0:
+            return Outcome(click_id, decision.offer_id, int(answer[1])), False
+        return Outcome(click_id, decision.offer_id, reward_micros), True
+
+    def apply_postback(self, postback: Postback, at: float) -> PostbackResult:
+        decision = self._known(postback.click_id)
+        for _ in range(POSTBACK_RETRIES):
+            with self._errors():
+                record = self._r.hgetall(self._click(decision.offer_id, decision.click_id))
+                offer = self._registry_entry(decision.offer_id)
+            version = record.get(b"ver", b"0").decode()
+            result = apply_postback(
+                postback,
+                offer_id=decision.offer_id,
+                totals=_totals(record),
+                conversions=_conversions(record, decision.click_id),
+                offer=offer,
+                at=at,
+            )
+            if self._write_postback(decision, version, result, offer, at):
+                return result
+        raise StoreUnavailable(f"click {postback.click_id!r} kept changing; retry the postback")
+
+    def count_postback(self, outcome: str) -> None:
+        with self._errors():
+            self._r.hincrby(f"{self._p}:postbacks", outcome, 1)
+
+    def postback_counts(self) -> dict[str, int]:
+        with self._errors():
+            counts = self._r.hgetall(f"{self._p}:postbacks")
+        return {key.decode(): int(value) for key, value in counts.items()}
+
+    def expire_clicks(self, decided_before: float, limit: int) -> int:
+        with self._errors():
+            offer_ids = sorted(int(o) for o in self._r.smembers(f"{self._p}:offers"))
+            expired = 0
+            for offer_id in offer_ids:
+                offer = self._offer(offer_id)
+                while expired < limit:
+                    batch = limit - expired
+                    seen, newly = self._expire(
+                        keys=[offer, f"{offer}:pending"], args=[repr(decided_before), batch, f"{offer}:k:"]
+                    )
+                    expired += newly
+                    if seen < batch:
+                        break
+        return expired
+
+    def read_offers(self, offer_ids: Sequence[int], source: str | None = None) -> OfferRows:
+        fields = list(COUNTER_COLUMNS)
+        if source:
+            fields += [f"{column}@{source}" for column in COUNTER_COLUMNS]
+        fields += _REGISTRY_FIELDS
+        with self._errors():
+            pipe = self._r.pipeline(transaction=False)
+            for offer_id in offer_ids:
+                pipe.hmget(self._offer(offer_id), fields)
+            rows = pipe.execute() if offer_ids else []
+        width = len(COUNTER_COLUMNS)
+        matrix = np.array(
+            [[int(v) if v is not None else 0 for v in row] for row in rows], dtype=np.int64
+        ).reshape(len(offer_ids), len(fields))
+        payout = np.array([int(row[-3]) if row[-3] is not None else -1 for row in rows], dtype=np.int64)
+        pooled = matrix[:, :width]
+        return OfferRows(
+            pooled=pooled,
+            by_source=matrix[:, width : 2 * width] if source else np.zeros_like(pooled),
+            payout_micros=payout,
+            paused=matrix[:, -2].astype(bool),
+            capped_until=matrix[:, -1],
+        )
+
+    def known_offer_ids(self) -> list[int]:
+        with self._errors():
+            pipe = self._r.pipeline(transaction=False)
+            pipe.smembers(f"{self._p}:offers")
+            pipe.smembers(f"{self._p}:registry")
+            counted, registered = pipe.execute()
+        return sorted({int(o) for o in counted | registered})
+
+    def recent_choices(self, decisions: int) -> dict[int, int]:
+        with self._errors():
+            latest = self._r.lrange(f"{self._p}:recent", 0, decisions - 1) if decisions > 0 else []
+        counts: dict[int, int] = {}
+        for offer_id in map(int, latest):
+            counts[offer_id] = counts.get(offer_id, 0) + 1
+        return counts
+
+    def put_offer(self, offer: Offer) -> Offer:
+        entry = {k: v for k, v in asdict(offer).items() if k not in ("offer_id", "capped_until")}
+        with self._errors():
+            self._r.sadd(f"{self._p}:registry", offer.offer_id)  # first: get_offers skips ids without an entry
+            capped_until = self._put_offer(
+                keys=[self._offer(offer.offer_id)],
+                args=[
+                    json.dumps(entry, separators=(",", ":")),
+                    -1 if offer.payout_micros is None else offer.payout_micros,
+                    int(offer.paused),
+                    *_period_args(offer, offer.updated_at),
+                ],
+            )
+        return replace(offer, capped_until=float(capped_until))
+
+    def get_offers(self, offer_ids: Sequence[int] | None = None) -> list[Offer]:
+        with self._errors():
+            registered = sorted(int(o) for o in self._r.smembers(f"{self._p}:registry"))
+            wanted = registered if offer_ids is None else sorted(set(offer_ids) & set(registered))
+            pipe = self._r.pipeline(transaction=False)
+            for offer_id in wanted:
+                pipe.hmget(self._offer(offer_id), ["reg", "capped_until"])
+            rows = pipe.execute() if wanted else []
+        return [_offer(offer_id, *row) for offer_id, row in zip(wanted, rows) if row[0] is not None]
+
+    def find_click(self, click_id: str) -> ClickRecord | None:
+        decision = self._find_decision(click_id)
+        if decision is None:
+            return None
+        with self._errors():
+            record = self._r.hgetall(self._click(decision.offer_id, click_id))
+        conversions = sorted(_conversions(record, click_id), key=lambda c: (c.created_at, c.transaction_id))
+        return ClickRecord(decision, _totals(record), record.get(b"exp") == b"1", conversions)
+
+    def reset(self) -> None:
+        with self._errors():
+            if isinstance(self._r, RedisCluster):
+                for node in self._r.get_primaries():
+                    self._delete(self._r.get_redis_connection(node))
+            else:
+                self._delete(self._r)
+
+    def close(self) -> None:
+        self._r.close()
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    def _delete(self, node: redis.Redis) -> None:
+        batch: list[bytes] = []
+        for key in node.scan_iter(match=f"{self._p}:*", count=1000):
+            batch.append(key)
+            if len(batch) == 500:
+                _unlink_each(node, batch)
+                batch = []
+        _unlink_each(node, batch)
+
+    def _known(self, click_id: str) -> Decision:
+        decision = self._find_decision(click_id)
+        if decision is None:
+            raise UnknownClick(f"unknown click_id {click_id!r}: no decision was recorded for it")
+        return decision
+
+    def _registry_entry(self, offer_id: int) -> Offer | None:
+        entry, capped_until = self._r.hmget(self._offer(offer_id), ["reg", "capped_until"])
+        return None if entry is None else _offer(offer_id, entry, capped_until)
+
+    def _write_postback(
+        self, decision: Decision, version: str, result: PostbackResult, offer: Offer | None, at: float
+    ) -> bool:
+        """Write what the postback changed, if the click is still as it was read; a
+        duplicate or refusal writes nothing but must also have been judged on current data."""
+        if not result.changed:
+            with self._errors():
+                current = self._r.hget(self._click(decision.offer_id, decision.click_id), "ver")
+            return (current or b"0").decode() == version
+        t = result.totals
+        rows = [arg for c in result.writes for arg in (c.transaction_id, _encode_conversion(c))]
+        periods = _period_args(offer or Offer(decision.offer_id), at) if result.uses_cap else [0]
+        with self._errors():
+            applied = self._postback(
+                keys=self._keys(decision),
+                args=[
+                    *self._args(decision),
+                    version,
+                    "" if t.reward_micros is None else t.reward_micros,
+                    t.conversions,
+                    t.pending_conversions,
+                    t.pending_reward_micros,
+                    len(result.writes),
+                    *rows,
+                    *periods,
+                ],
+            )
+        return applied == 1
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterDownError) as exc:
+            raise StoreUnavailable(f"store unavailable: {type(exc).__name__}: {exc}") from exc
+        except redis.ResponseError as exc:
+            if "LOADING" in str(exc) or "TRYAGAIN" in str(exc) or "CLUSTERDOWN" in str(exc):
+                raise StoreUnavailable(f"store unavailable: {exc}") from exc
+            raise
+
+
+def _unlink_each(node: redis.Redis, keys: list[bytes]) -> None:
+    pipe = node.pipeline(transaction=False)
+    for key in keys:
+        pipe.unlink(key)
+    pipe.execute()
+
+
+def _decision(click_id: str, encoded: bytes) -> Decision:
+    d = json.loads(encoded)
+    return Decision(click_id, d["o"], d["s"], d["at"], d["p"], d["pr"])
+
+
+def _offer(offer_id: int, entry: bytes, capped_until: bytes | None) -> Offer:
+    return Offer(offer_id, **json.loads(entry), capped_until=float(capped_until or 0))
+
+
+def _totals(record: dict[bytes, bytes]) -> ClickTotals:
+    def number(field: bytes) -> int:
+        return int(record.get(field, b"0"))
+
+    reward = record.get(b"reward")
+    return ClickTotals(
+        None if reward is None else int(reward), number(b"conv"), number(b"pconv"), number(b"preward")
+    )
+
+
+def _encode_conversion(c: Conversion) -> str:
+    return json.dumps(
+        [c.offer_id, str(c.status), c.raw_status, c.payout_micros, c.event, c.created_at, c.updated_at],
+        separators=(",", ":"),
+    )
+
+
+def _conversions(record: dict[bytes, bytes], click_id: str) -> list[Conversion]:
+    found = []
+    for field, value in record.items():
+        if field.startswith(b"t:"):
+            offer_id, status, raw, payout, event, created, updated = json.loads(value)
+            found.append(
+                Conversion(click_id, field[2:].decode(), offer_id, Status(status), raw, payout, event, created, updated)
+            )
+    return found
+
+
+def _period_args(offer: Offer, at: float) -> list[object]:
+    periods = caps.periods(offer, at)
+    args: list[object] = [len(periods)]
+    for period in periods:
+        args += [period.key, "" if period.cap is None else period.cap, int(period.ends_at)]
+    return args

@@ -1,0 +1,146 @@
+"""The Lua scripts of the Redis store: each one is a whole domain operation on one offer's slot.
+
+Every key a script touches carries the offer's hash tag (``{o<offer_id>}``), so each script
+runs on one Redis Cluster node, atomically. Counters are the offer hash's fields: the pooled
+ones by column name, a source's as ``column@source`` (source ids cannot contain ``@``).
+A click's record in its offer's slot holds its outcome totals (the same ``ClickTotals`` as
+the other stores) and its conversions as ``t:<transaction id>`` fields; counters move by
+the change of the totals, as the SQLite trigger and ``conversions.counter_delta`` do.
+
+Integers cross into Lua as strings and are formatted back with ``%d``: Lua 5.1 numbers
+print large values in exponent form, which ``HINCRBY`` refuses.
+"""
+
+from __future__ import annotations
+
+_COMMON = """
+local function bump(offer, src, col, n)
+  if n ~= 0 then
+    local by = string.format('%d', n)
+    redis.call('HINCRBY', offer, col, by)
+    if src ~= '' then redis.call('HINCRBY', offer, col .. '@' .. src, by) end
+  end
+end
+
+-- The click's record in its offer's slot, counted once. A decision whose click index was
+-- written but whose counts were not (a crash between the two) is completed here by the
+-- next operation on the click.
+local function ensure(offer, click, pending, cid, src, at, ttl)
+  if redis.call('EXISTS', click) == 1 then return 0 end
+  redis.call('HSET', click, 'src', src, 'at', at, 'conv', 0, 'pconv', 0, 'preward', 0, 'exp', 0, 'ver', 0, 'n', 0)
+  redis.call('EXPIRE', click, ttl)
+  redis.call('ZADD', pending, at, cid)
+  bump(offer, src, 'clicks', 1)
+  return 1
+end
+
+-- Set the click's totals; the offer's counters move by the change.
+local function settle(offer, click, pending, cid, src, reward, conv, pconv, preward)
+  local old = redis.call('HMGET', click, 'reward', 'conv', 'pconv', 'preward', 'exp')
+  if not old[1] and reward ~= '' then
+    bump(offer, src, 'resolved', 1)
+    if old[5] == '1' then bump(offer, src, 'expired', -1) end
+    redis.call('ZREM', pending, cid)
+  end
+  bump(offer, src, 'conversions', tonumber(conv) - tonumber(old[2]))
+  bump(offer, src, 'reward_micros', tonumber(reward ~= '' and reward or '0') - tonumber(old[1] or '0'))
+  bump(offer, src, 'pending_conversions', tonumber(pconv) - tonumber(old[3]))
+  bump(offer, src, 'pending_reward_micros', tonumber(preward) - tonumber(old[4]))
+  if reward ~= '' then redis.call('HSET', click, 'reward', reward) end
+  redis.call('HSET', click, 'conv', conv, 'pconv', pconv, 'preward', preward)
+  redis.call('HINCRBY', click, 'ver', 1)
+end
+"""
+
+RECORD = (
+    _COMMON
+    + """
+-- KEYS: offer, click, pending; ARGV: click id, source, decided at, ttl
+return ensure(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+"""
+)
+
+RESOLVE = (
+    _COMMON
+    + """
+-- KEYS: offer, click, pending; ARGV: click id, source, decided at, ttl, reward
+-- returns {1} applied, {0, stored reward} already resolved, {-1} postbacks decide this click
+ensure(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+local stored = redis.call('HGET', KEYS[2], 'reward')
+if stored then return {0, stored} end
+if redis.call('HGET', KEYS[2], 'n') ~= '0' then return {-1} end
+settle(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[5], ARGV[5] ~= '0' and '1' or '0', '0', '0')
+return {1}
+"""
+)
+
+POSTBACK = (
+    _COMMON
+    + """
+-- KEYS: offer, click, pending
+-- ARGV: click id, source, decided at, ttl, expected version, reward ('' = unresolved),
+--       conversions, pending conversions, pending reward,
+--       number of conversion rows, then (transaction id, row) pairs,
+--       number of cap periods, then (period, cap or '', ends at) triples
+-- returns 1 applied, 0 the click changed since it was read (the caller retries)
+ensure(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+if redis.call('HGET', KEYS[2], 'ver') ~= ARGV[5] then return 0 end
+local i = 10
+local rows = tonumber(ARGV[i])
+for r = 1, rows do
+  local field = 't:' .. ARGV[i + 2 * r - 1]
+  if redis.call('HSETNX', KEYS[2], field, ARGV[i + 2 * r]) == 1 then
+    redis.call('HINCRBY', KEYS[2], 'n', 1)
+  else
+    redis.call('HSET', KEYS[2], field, ARGV[i + 2 * r])
+  end
+end
+settle(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
+i = i + 2 * rows + 1
+local until_ = tonumber(redis.call('HGET', KEYS[1], 'capped_until') or '0')
+local capped = until_
+for p = 0, tonumber(ARGV[i]) - 1 do
+  local used = redis.call('HINCRBY', KEYS[1], 'cap:' .. ARGV[i + 3 * p + 1], 1)
+  local cap = ARGV[i + 3 * p + 2]
+  if cap ~= '' and used >= tonumber(cap) then capped = math.max(capped, tonumber(ARGV[i + 3 * p + 3])) end
+end
+if capped > until_ then redis.call('HSET', KEYS[1], 'capped_until', string.format('%d', capped)) end
+return 1
+"""
+)
+
+EXPIRE = (
+    _COMMON
+    + """
+-- KEYS: offer, pending; ARGV: decided before, limit, click key prefix
+-- returns {pending clicks looked at, clicks expired}
+local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local expired = 0
+for _, cid in ipairs(ids) do
+  local click = ARGV[3] .. cid
+  local state = redis.call('HMGET', click, 'reward', 'exp', 'src')
+  if state[2] == '0' and not state[1] then
+    redis.call('HSET', click, 'exp', 1)
+    bump(KEYS[1], state[3], 'expired', 1)
+    expired = expired + 1
+  end
+  redis.call('ZREM', KEYS[2], cid)
+end
+return {#ids, expired}
+"""
+)
+
+PUT_OFFER = """
+-- KEYS: offer; ARGV: registry JSON, declared payout (-1 = none), paused (0/1),
+--       number of periods, then (period, cap or '', ends at) triples
+-- returns the offer's capped_until, from the conversions already counted this day and month
+local capped = 0
+for p = 0, tonumber(ARGV[4]) - 1 do
+  local cap = ARGV[6 + 3 * p]
+  local used = tonumber(redis.call('HGET', KEYS[1], 'cap:' .. ARGV[5 + 3 * p]) or '0')
+  if cap ~= '' and used >= tonumber(cap) then capped = math.max(capped, tonumber(ARGV[7 + 3 * p])) end
+end
+redis.call('HSET', KEYS[1], 'reg', ARGV[1], 'payout', ARGV[2], 'paused', ARGV[3],
+           'capped_until', string.format('%d', capped))
+return string.format('%d', capped)
+"""
