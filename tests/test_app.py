@@ -88,7 +88,7 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp
 
 
 def test_healthz(client: TestClient) -> None:
-    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/healthz").json() == {"status": "ok", "unrecorded_decisions": 0}
 
 
 class BrokenStore(MemoryStore):
@@ -97,15 +97,18 @@ class BrokenStore(MemoryStore):
     def _fail(self, *args, **kwargs):
         raise StoreUnavailable("store unavailable: database is locked")
 
-    record_decision = resolve_click = read_offers = reset = _fail
+    record_decision = resolve_click = read_offers = reset = apply_postback = _fail
 
 
-def test_store_failures_answer_503_with_retry_after() -> None:
+def test_store_failures_answer_503_with_retry_after_but_clicks_still_get_an_offer() -> None:
     app = create_app(Settings(store="memory://", admin_key=ADMIN_KEY), store=BrokenStore(), rng=np.random.default_rng(0))
     with TestClient(app, raise_server_exceptions=False) as client:
+        sample = client.get("/sample/", params={"click_id": 1, "offer_ids": "4,5"})
+        assert sample.status_code == 200
+        assert sample.json()["recorded"] is False and sample.json()["offer_id"] in (4, 5)
         for response in (
-            client.get("/sample/", params={"click_id": 1, "offer_ids": "1"}),
             client.put("/feedback/", params={"click_id": 1, "reward": 0}),
+            client.get("/postback", params={"subid": "1", "payout": 3}),
             client.get("/offer_ids/1/stats/"),
             client.get("/healthz"),
         ):

@@ -15,7 +15,21 @@ DEFAULT_STORE = "sqlite:///data/cpa-bandit.db"
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CPA_BANDIT_", env_file=".env", extra="ignore")
 
-    store: str = Field(DEFAULT_STORE, description="sqlite:///path.db | memory://")
+    store: str = Field(
+        DEFAULT_STORE, description="sqlite:///path.db | redis://host:port/db | redis+cluster://host:port | memory://"
+    )
+    store_timeout_ms: float = Field(
+        200.0, gt=0, description="Redis: most time one store call may take before the request is answered without it."
+    )
+    click_ttl_days: float = Field(
+        90.0, gt=0, description="Redis: a click is kept this long after its decision (window + late conversions)."
+    )
+    decision_cache_ms: float = Field(
+        0.0, ge=0, description="Reuse this replica's reads of offer counters for decisions this long; 0 = off."
+    )
+    store_retry_s: float = Field(
+        1.0, gt=0, description="After the store failed a decision, decide from last known statistics this long."
+    )
     admin_key: SecretStr | None = Field(None, description="Key for admin routes; unset = admin routes refused.")
     max_offers: int = Field(1000, ge=1, description="Most offer ids one /sample/ request may list.")
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(

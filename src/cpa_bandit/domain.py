@@ -15,6 +15,9 @@ class Decision:
     created_at: float
     params: dict[str, float | str] = field(default_factory=dict)
     propensity: float | None = None
+    recorded: bool = True
+    """False for a decision made while the store was unreachable: answered from the last
+    known statistics, not stored, so its click will not take feedback."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from .domain import (
     UnknownClick,
 )
 from .money import MICROS, from_micros
+from .offer_cache import OfferCache
 from .policies import ArmStats, PolicyParams, select
 from .policies.sources import shrink_to_pool
 from .policies.thompson import rpc_posterior
@@ -45,6 +46,17 @@ class Learning:
 
     attribution_window_s: float = 30 * 86_400.0
     source_prior_clicks: float = 200.0
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionPath:
+    """How decisions read statistics (settings ``CPA_BANDIT_DECISION_CACHE_MS`` …)."""
+
+    cache_ms: float = 0.0
+    """Reuse this replica's reads of an offer's counters for this long; 0 = always read."""
+    store_retry_s: float = 1.0
+    """After the store failed a decision, decide from the last known statistics for this long
+    before trying the store again, so that a dead store does not cost every click a timeout."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,20 +125,33 @@ def _arms(matrix: np.ndarray, declared_payout: np.ndarray | None) -> ArmStats:
 
 class BanditService:
     def __init__(
-        self, store: Store, rng: np.random.Generator, clock: Clock = time.time, learning: Learning = Learning()
+        self,
+        store: Store,
+        rng: np.random.Generator,
+        clock: Clock = time.time,
+        learning: Learning = Learning(),
+        decision_path: DecisionPath = DecisionPath(),
     ) -> None:
         self.store = store
         self._rng = rng
         self._clock = clock
         self._learning = learning
+        self._path = decision_path
+        self._cache = OfferCache()
+        self._store_down_until = 0.0
+        self.unrecorded_decisions = 0
+        """Decisions answered while the store was unreachable, since start."""
 
     # --- decisions and feedback --------------------------------------------------------
 
     def decide(
         self, click_id: str, offer_ids: Sequence[int], params: PolicyParams, source: str | None = None
     ) -> Decision:
-        """Choose an offer for a click and record it; a retried click gets its first answer."""
-        rows = self.store.read_offers(offer_ids, source)
+        """Choose an offer for a click and record it; a retried click gets its first answer.
+
+        With the store unreachable, the choice is made from the last statistics this replica
+        read and returned with ``recorded=False``: the click still gets a sound offer."""
+        rows, reachable = self._rows_for_decision(offer_ids, source)
         arms = self._learning_stats(rows, source)
         now = self._clock()
         active = None
@@ -149,7 +174,12 @@ class BanditService:
             params=params.as_dict(),
             propensity=choice.propensity,
         )
-        stored, created = self.store.record_decision(decision)
+        if not reachable:
+            return self._unrecorded(decision)
+        try:
+            stored, created = self.store.record_decision(decision)
+        except StoreUnavailable:
+            return self._unrecorded(decision)
         if not created and stored.offer_id not in offer_ids:
             raise ConflictingDecision(
                 f"click_id {click_id!r} was already given offer {stored.offer_id},"
@@ -157,6 +187,28 @@ class BanditService:
                 offer_id=stored.offer_id,
             )
         return stored
+
+    def _rows_for_decision(self, offer_ids: Sequence[int], source: str | None) -> tuple[OfferRows, bool]:
+        """The offers' statistics, and whether the store answered (or recently did)."""
+        now = time.monotonic()
+        if self._path.cache_ms > 0:
+            cached = self._cache.get(offer_ids, source, read_after=now - self._path.cache_ms / 1000)
+            if cached is not None:
+                return cached, now >= self._store_down_until
+        if now < self._store_down_until:
+            return self._cache.last_known(offer_ids, source), False
+        try:
+            rows = self.store.read_offers(offer_ids, source)
+        except StoreUnavailable:
+            self._store_down_until = time.monotonic() + self._path.store_retry_s
+            return self._cache.last_known(offer_ids, source), False
+        self._cache.put(offer_ids, source, rows, now)
+        return rows, True
+
+    def _unrecorded(self, decision: Decision) -> Decision:
+        self._store_down_until = max(self._store_down_until, time.monotonic() + self._path.store_retry_s)
+        self.unrecorded_decisions += 1
+        return replace(decision, recorded=False)
 
     def feedback(self, click_id: str, reward_micros: int) -> Outcome:
         """Resolve a click; the same feedback again is answered alike and changes nothing."""

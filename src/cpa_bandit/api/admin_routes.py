@@ -11,9 +11,10 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/healthz", summary="Liveness and store reachability")
 async def healthz(service: Service) -> dict:
-    """200 when the store answers a read; 503 when it does not."""
+    """200 when the store answers a read; 503 when it does not. ``unrecorded_decisions``
+    counts the clicks this process answered without the store since it started."""
     service.offer_stats(0)
-    return {"status": "ok"}
+    return {"status": "ok", "unrecorded_decisions": service.unrecorded_decisions}
 
 
 @router.post("/admin/reset", summary="Clear all state", dependencies=[Depends(require_admin)])

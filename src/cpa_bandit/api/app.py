@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from .. import __version__
 from ..config import Settings
 from ..domain import StoreUnavailable
-from ..service import BanditService, Clock, Learning
+from ..service import BanditService, Clock, DecisionPath, Learning
 from ..store import Store, open_store
 from . import admin_routes, offer_routes, postback_routes, seed_routes, stats_routes
 from .errors import install_error_handlers
@@ -57,12 +57,18 @@ def create_app(
     clock: Clock | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
-    store = store or open_store(settings.store, sqlite_synchronous=settings.sqlite_synchronous)
+    store = store or open_store(
+        settings.store,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        click_ttl_s=settings.click_ttl_days * 86_400.0,
+        timeout_s=settings.store_timeout_ms / 1000,
+    )
     learning = Learning(
         attribution_window_s=settings.attribution_window_days * 86_400.0,
         source_prior_clicks=settings.source_prior_clicks,
     )
-    service = BanditService(store, rng or np.random.default_rng(settings.seed), clock or time.time, learning)
+    path = DecisionPath(cache_ms=settings.decision_cache_ms, store_retry_s=settings.store_retry_s)
+    service = BanditService(store, rng or np.random.default_rng(settings.seed), clock or time.time, learning, path)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

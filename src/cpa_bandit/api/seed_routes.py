@@ -80,6 +80,11 @@ class FeedbackQuery(BaseModel):
 class SampleResponse(BaseModel):
     click_id: int | str = Field(description="As sent; an integer when it is one.", examples=[1001])
     offer_id: int = Field(examples=[2])
+    recorded: bool | None = Field(
+        None,
+        description="Only present, as false, when the store was unreachable: the offer was chosen from the"
+        " last known statistics and the click was not stored (its feedback will be refused).",
+    )
 
 
 class FeedbackResponse(BaseModel):
@@ -123,6 +128,8 @@ async def sample(request: Request) -> Response:
     again (a retry) gets the same offer and counts nothing twice."""
     query = parse_query(SampleQuery, request, max_offers=request.app.state.settings.max_offers)
     decision = service_of(request).decide(query.click_id, query.offer_ids, query.policy(), query.source)
+    if not decision.recorded:  # the store is unreachable: a sound offer, not stored
+        return _json({"click_id": click_id_json(query.click_id), "offer_id": decision.offer_id, "recorded": False})
     return _json({"click_id": click_id_json(query.click_id), "offer_id": decision.offer_id})
 
 
