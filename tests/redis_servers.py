@@ -40,6 +40,7 @@ class RedisServer:
     directory: Path
     port: int = field(default_factory=free_port)
     cluster: bool = False
+    extra_args: tuple[str, ...] = ()
     process: subprocess.Popen | None = None
 
     @property
@@ -51,7 +52,8 @@ class RedisServer:
             raise RuntimeError("redis-server is not installed: run `make redis-server` (Debian's package)")
         self.directory.mkdir(parents=True, exist_ok=True)
         args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
-                "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"]  # fmt: skip
+                "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
+                *self.extra_args]  # fmt: skip
         if self.cluster:
             # the bus port is explicit: the default (port + 10000) overflows for high free ports
             args += ["--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{self.port}.conf",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -62,9 +63,15 @@ def test_a_store_outage_answers_from_the_last_known_statistics_and_recovers() ->
     with pytest.raises(StoreUnavailable):
         service.feedback("d0", 0)
     store.down = False
-    time.sleep(0.25)
-    back = service.decide("after", [1, 2], UCB)
-    assert back.recorded and store.find_click("after") is not None
+    # clicks keep coming while the store is back: within a retry period they are recorded again
+    started = time.monotonic()
+    for i in itertools.count():
+        back = service.decide(f"after{i}", [1, 2], UCB)
+        if back.recorded:
+            break
+        assert time.monotonic() - started < 0.3, "decisions kept avoiding a store that is back"
+        time.sleep(0.01)
+    assert store.find_click(back.click_id) is not None
     assert store.find_click("d0") is None, "unrecorded decisions are not stored"
 
 

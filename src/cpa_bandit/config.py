@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     store_timeout_ms: float = Field(
         200.0, gt=0, description="Redis: most time one store call may take before the request is answered without it."
     )
+    redis_prefix: str = Field(
+        "cpab", pattern=r"^[A-Za-z0-9._-]{1,32}$", description="Redis: prefix of every key (several deployments, one Redis)."
+    )
     click_ttl_days: float = Field(
         90.0, gt=0, description="Redis: a click is kept this long after its decision (window + late conversions)."
     )

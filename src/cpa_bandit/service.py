@@ -179,6 +179,7 @@ class BanditService:
         try:
             stored, created = self.store.record_decision(decision)
         except StoreUnavailable:
+            self._store_failed()
             return self._unrecorded(decision)
         if not created and stored.offer_id not in offer_ids:
             raise ConflictingDecision(
@@ -200,13 +201,16 @@ class BanditService:
         try:
             rows = self.store.read_offers(offer_ids, source)
         except StoreUnavailable:
-            self._store_down_until = time.monotonic() + self._path.store_retry_s
+            self._store_failed()
             return self._cache.last_known(offer_ids, source), False
         self._cache.put(offer_ids, source, rows, now)
         return rows, True
 
+    def _store_failed(self) -> None:
+        """Spare the next decisions the store for a while: they would only wait for it to fail."""
+        self._store_down_until = time.monotonic() + self._path.store_retry_s
+
     def _unrecorded(self, decision: Decision) -> Decision:
-        self._store_down_until = max(self._store_down_until, time.monotonic() + self._path.store_retry_s)
         self.unrecorded_decisions += 1
         return replace(decision, recorded=False)
 

@@ -30,13 +30,18 @@ def serve_bandit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cal
     servers: list[BanditServer] = []
     request.node.stash[_LOGS] = []
 
-    def start(db_path: Path | None = None, *, workers: int = 1) -> BanditServer:
+    def start(
+        db_path: Path | None = None, *, workers: int = 1, store: str | None = None, env: dict | None = None
+    ) -> BanditServer:
+        """A server on ``db_path`` (SQLite) or on the ``store`` URL, with extra ``env``."""
         n = len(servers) + 1
         server = BanditServer(
             db_path or tmp_path / "bandit.db",
             workers,
             tmp_path / f"server-{n}.log",
             cwd=tmp_path,
+            store=store,
+            env=env,
         )
         servers.append(server)
         request.node.stash[_LOGS].append((f"start #{n}, {workers} worker(s)", server))

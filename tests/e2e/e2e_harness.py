@@ -47,8 +47,12 @@ class ServerStartError(RuntimeError):
 class BanditServer:
     """One run of ``cpa-bandit serve``; ``kill()`` simulates a crash, ``stop()`` a shutdown."""
 
-    def __init__(self, db_path: Path, workers: int, log_path: Path, cwd: Path) -> None:
+    def __init__(
+        self, db_path: Path, workers: int, log_path: Path, cwd: Path, store: str | None = None, env: dict | None = None
+    ) -> None:
         self.db_path = Path(db_path).resolve()
+        self.store = store
+        self.env = env or {}
         self.workers = workers
         self.log_path = log_path
         self.cwd = cwd
@@ -64,7 +68,7 @@ class BanditServer:
 
     @property
     def store_url(self) -> str:
-        return f"sqlite:///{self.db_path}"  # absolute path: four slashes
+        return self.store or f"sqlite:///{self.db_path}"  # absolute path: four slashes
 
     def start(self) -> BanditServer:
         last_error: Exception | None = None
@@ -90,6 +94,7 @@ class BanditServer:
         # Only our flags configure it: no CPA_BANDIT_* from the caller, no .env from the repo.
         env = {k: v for k, v in os.environ.items() if not k.startswith("CPA_BANDIT_")}
         env["PYTHONUNBUFFERED"] = "1"
+        env.update(self.env)
         with open(self.log_path, "ab") as log:
             log.write(f"$ {' '.join(cmd)}\n".encode())
             log.flush()

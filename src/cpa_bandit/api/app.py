@@ -62,6 +62,7 @@ def create_app(
         sqlite_synchronous=settings.sqlite_synchronous,
         click_ttl_s=settings.click_ttl_days * 86_400.0,
         timeout_s=settings.store_timeout_ms / 1000,
+        redis_prefix=settings.redis_prefix,
     )
     learning = Learning(
         attribution_window_s=settings.attribution_window_days * 86_400.0,

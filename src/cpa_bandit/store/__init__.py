@@ -14,7 +14,12 @@ __all__ = ["COUNTER_COLUMNS", "MemoryStore", "SQLiteStore", "Store", "open_store
 
 
 def open_store(
-    url: str, *, sqlite_synchronous: str = "NORMAL", click_ttl_s: float = 90 * 86_400.0, timeout_s: float = 0.2
+    url: str,
+    *,
+    sqlite_synchronous: str = "NORMAL",
+    click_ttl_s: float = 90 * 86_400.0,
+    timeout_s: float = 0.2,
+    redis_prefix: str = "cpab",
 ) -> Store:
     scheme, sep, rest = url.partition("://")
     if not sep:
@@ -29,5 +34,5 @@ def open_store(
     if scheme in ("redis", "rediss", "redis+cluster"):
         from .redis import RedisStore  # redis-py is only imported by deployments that use it
 
-        return RedisStore.from_url(url, timeout_s=timeout_s, click_ttl_s=click_ttl_s)
+        return RedisStore.from_url(url, timeout_s=timeout_s, click_ttl_s=click_ttl_s, prefix=redis_prefix)
     raise ValueError(f"unknown store scheme {scheme!r} in {url!r}; use sqlite://, redis://, redis+cluster:// or memory://")
