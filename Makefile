@@ -33,7 +33,7 @@ redis-server:
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 
-bench: install
+bench: install redis-server
 	$(BIN)/python bench/run.py
 
 clean:

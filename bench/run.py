@@ -8,14 +8,19 @@ wrk (``-c16 -t2 --latency``) on loopback, each measured run preceded by a short 
 
 * ``GET /sample/`` with 20, 200 and 1,000 eligible offers, every request with a click id
   never used before (bench/sample.lua), since a repeated id is a cheap idempotent replay;
+* ``GET /sample/`` with 20 offers on the Redis store, one replica, then two replicas
+  sharing one Redis, each driven by its own wrk with half the connections at the same time;
 * ``PUT /feedback/`` resolving, once each, clicks that those /sample/ runs created
   (bench/feedback.lua), mostly reward=0 with one conversion (12.5) in 20; feedback is
-  faster than sampling, so extra "priming" /sample/ runs add clicks when they are short.
+  faster than sampling, so extra "priming" /sample/ runs add clicks when they are short;
+* the memory per pending click in Redis (bench/redis_memory.py), outside HTTP.
 
 The real server is ``cpa-bandit serve --workers 1`` on a SQLite file in a temporary
-directory. Results go to bench/RESULTS.md and stdout; a run (warm-up included) with any
-non-2xx response or socket error is flagged there and makes the exit status 1, and so does
-a server whose click count shows that click ids were reused.
+directory, or on one redis-server (loopback, nothing persisted) started for the run with a
+fresh key prefix per Redis scenario. Results go to bench/RESULTS.md and stdout; a run
+(warm-up included) with any non-2xx response or socket error is flagged there and makes the
+exit status 1, and so does a store whose click count shows that click ids were reused, that
+requests were lost, or that answered decisions were not recorded.
 
     make bench                      # or: .venv/bin/python bench/run.py --duration 10
 """
@@ -31,6 +36,7 @@ import math
 import os
 import platform
 import re
+import resource
 import shutil
 import socket
 import statistics
@@ -38,12 +44,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+import redis
+
 import policy_cost  # bench/ is on sys.path when run as a script
+import redis_memory
+from redis_server import redis_server
 
 BENCH = Path(__file__).resolve().parent
 HOST = "127.0.0.1"  # loopback only: nothing here is meant to be reachable from outside
@@ -51,6 +61,8 @@ OFFER_COUNTS = (20, 200, 1000)
 CONVERSION_EVERY = 20  # every 20th feedback reports a conversion, the rest reward=0
 UVICORN_FLAGS = ["--workers", "1", "--no-access-log", "--log-level", "warning"]
 START_TIMEOUT_S = 30.0
+CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+REDIS_REPLICAS = (1, 2)  # /sample/ on the Redis store, with OFFER_COUNTS[0] offers
 
 ClickPool = list[tuple[str, int, int]]  # (click id prefix, first, last): ids prefix+first..prefix+last exist
 
@@ -73,6 +85,20 @@ class WrkResult:
         found += [f"socket {kind} errors: {n}" for kind, n in self.socket_errors.items() if n]
         return found
 
+    @classmethod
+    def combined(cls, results: Sequence[WrkResult]) -> WrkResult:
+        """Simultaneous runs against several replicas as one: summed req/s and counts, the
+        worse p50 and p99 of the runs (their latency histograms are not merged)."""
+        return cls(
+            rps=sum(r.rps for r in results),
+            p50_ms=max(r.p50_ms for r in results),
+            p99_ms=max(r.p99_ms for r in results),
+            requests=sum(r.requests for r in results),
+            non_2xx=sum(r.non_2xx for r in results),
+            socket_errors={kind: sum(r.socket_errors[kind] for r in results) for kind in results[0].socket_errors},
+            script_lines=[line for r in results for line in r.script_lines],
+        )
+
 
 @dataclass
 class Row:
@@ -84,6 +110,16 @@ class Row:
     notes: list[str] = field(default_factory=list)
     baseline: str | None = None
     """Which empty route this row measured (``async_app``, ``sync_app``…), None for ours."""
+    cpu: dict[str, float] = field(default_factory=dict)
+    """Cores used by the watched processes and wrk in the measured run (CPU s / wall s)."""
+
+    def watched(self, cpu: dict[str, float]) -> Row:
+        """This row with the CPU use of its measured run, also as a footnote."""
+        self.cpu = cpu
+        total = sum(cpu.values())
+        used = ", ".join(f"{name} {cores:.2f}" for name, cores in cpu.items())
+        self.notes.append(f"CPU used in the measured run, in cores: {used}; total {total:.2f} of {CPUS}")
+        return self
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -113,6 +149,12 @@ def ensure_wrk() -> str:
     raise SystemExit("bench: wrk is not installed and `apt-get install -y wrk` failed; install wrk and retry")
 
 
+def wrk_share(args: argparse.Namespace, processes: int) -> tuple[int, int]:
+    """(-c, -t) of each of ``processes`` simultaneous wrk runs: an equal share of this invocation's."""
+    threads = max(1, args.threads // processes)
+    return max(threads, args.connections // processes), threads
+
+
 def free_port() -> int:
     """A port the kernel just found free; the tiny race until the server binds it is accepted."""
     with socket.socket() as sock:
@@ -132,11 +174,15 @@ def fetch(port: int, method: str, path: str) -> tuple[int, bytes]:
 
 
 @contextlib.contextmanager
-def server(name: str, command: list[str], port: int, health_path: str, workdir: Path) -> Iterator[int]:
-    """Run ``command`` until the block ends, whatever happens in it; yields the port once
-    ``health_path`` answers 200. Runs in ``workdir`` without CPA_BANDIT_* variables so that
-    neither the caller's environment nor a .env file changes what is measured."""
+def server(
+    name: str, command: list[str], port: int, health_path: str, workdir: Path, settings: dict[str, str] | None = None
+) -> Iterator[int]:
+    """Run ``command`` until the block ends, whatever happens in it; yields its process id
+    once ``health_path`` answers 200. Runs in ``workdir`` without CPA_BANDIT_* variables so that
+    neither the caller's environment nor a .env file changes what is measured; ``settings``
+    are the only ones set (e.g. CPA_BANDIT_REDIS_PREFIX)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("CPA_BANDIT_")}
+    env.update(settings or {})
     log_path = workdir / f"{name}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -152,7 +198,7 @@ def server(name: str, command: list[str], port: int, health_path: str, workdir: 
                 log_tail = log_path.read_text()[-2000:]
                 raise RuntimeError(f"{name} not healthy after {START_TIMEOUT_S:.0f}s:\n{log_tail}")
             time.sleep(0.1)
-        yield port
+        yield proc.pid
     finally:
         proc.terminate()
         try:
@@ -160,6 +206,15 @@ def server(name: str, command: list[str], port: int, health_path: str, workdir: 
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process used so far (Linux /proc), NaN where unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return math.nan
 
 
 _UNIT_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
@@ -197,23 +252,61 @@ class Bench:
         self.wrk = wrk
         self.args = args
         self.primes = 0  # priming runs so far, for unique click id prefixes
+        self.cpu: dict[str, float] = {}  # cores used in the last run that watched processes
         # port -> [/sample/ requests answered 2xx, requests sent]: the clicks each server must
         # have recorded lie in between, unless click ids were reused (see check_clicks)
         self.sampled: dict[int, list[int]] = {}
 
-    def run(self, port: int, script: str, script_args: Sequence[str], seconds: int) -> WrkResult:
-        command = [
-            self.wrk, f"-c{self.args.connections}", f"-t{self.args.threads}", f"-d{seconds}s", "--latency",
-            "-s", str(BENCH / script), f"http://{HOST}:{port}/", "--", *script_args,
-        ]  # fmt: skip
-        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
-        result = parse_wrk(done.stdout)
-        if script == "sample.lua":
-            sent = sum(int(line.split()[2]) for line in result.script_lines if line.startswith("CLICKS ")) - 1
-            self.count_sampled(port, result.requests - result.non_2xx, sent)  # -1: see pool()
-        return result
+    def run(
+        self, port: int, script: str, script_args: Sequence[str], seconds: int, watch: Mapping[str, int] | None = None
+    ) -> WrkResult:
+        return self.run_together([(port, script_args)], script, seconds, watch=watch)[0]
+
+    def run_together(
+        self,
+        targets: Sequence[tuple[int, Sequence[str]]],
+        script: str,
+        seconds: int,
+        connections: int | None = None,
+        threads: int | None = None,
+        watch: Mapping[str, int] | None = None,
+    ) -> list[WrkResult]:
+        """One wrk process per (port, script arguments), all started at once; by default
+        with this invocation's -c and -t each. With ``watch`` (name -> pid), ``self.cpu``
+        becomes the cores that those processes and wrk used during the runs."""
+        options = [f"-c{connections or self.args.connections}", f"-t{threads or self.args.threads}"]
+        procs: list[subprocess.Popen[str]] = []
+        watched = {name: cpu_seconds(pid) for name, pid in (watch or {}).items()}
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.monotonic()
+        try:
+            for port, script_args in targets:
+                command = [self.wrk, *options, f"-d{seconds}s", "--latency", "-s", str(BENCH / script),
+                           f"http://{HOST}:{port}/", "--", *script_args]  # fmt: skip
+                procs.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            outputs = [proc.communicate(timeout=seconds + 60) for proc in procs]
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+        if watch:
+            wall = time.monotonic() - started
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            wrk_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+            shares = {name: (cpu_seconds(watch[name]) - before) / wall for name, before in watched.items()}
+            shares["wrk" if len(targets) == 1 else f"{len(targets)} wrk"] = wrk_cpu / wall
+            self.cpu = shares
+        results = []
+        for (port, _), proc, (stdout, stderr) in zip(targets, procs, outputs):
+            if proc.returncode != 0:
+                raise RuntimeError(f"wrk failed ({proc.returncode}): {stderr or stdout}")
+            result = parse_wrk(stdout)
+            if script == "sample.lua":
+                sent = sum(int(line.split()[2]) for line in result.script_lines if line.startswith("CLICKS ")) - 1
+                self.count_sampled(port, result.requests - result.non_2xx, sent)  # -1: see pool()
+            results.append(result)
+        return results
 
     def count_sampled(self, port: int, answered: int, sent: int) -> None:
         counts = self.sampled.setdefault(port, [0, 0])
@@ -221,19 +314,54 @@ class Bench:
         counts[1] += sent
 
     def measure(
-        self, scenario: str, port: int, script: str, warm_args: Sequence[str], main_args: Sequence[str]
+        self,
+        scenario: str,
+        port: int,
+        script: str,
+        warm_args: Sequence[str],
+        main_args: Sequence[str],
+        watch: Mapping[str, int] | None = None,
     ) -> tuple[Row, WrkResult]:
         """Warm-up, then the measured run; warm-up trouble is noted, not hidden. Each run
-        gets its own script arguments so that no click id is used by both."""
+        gets its own script arguments so that no click id is used by both. With ``watch``,
+        the row notes the CPU use of those processes and of wrk in the measured run."""
         warm = self.run(port, script, warm_args, self.args.warmup)
-        row = Row(scenario, self.run(port, script, main_args, self.args.duration), warm.problems())
-        return row, warm
+        row = Row(scenario, self.run(port, script, main_args, self.args.duration, watch), warm.problems())
+        return (row.watched(self.cpu) if watch else row), warm
 
-    def sample(self, scenario: str, port: int, tag: str, offers: int) -> tuple[Row, ClickPool]:
+    def sample(
+        self, scenario: str, port: int, tag: str, offers: int, watch: Mapping[str, int] | None = None
+    ) -> tuple[Row, ClickPool]:
         """Measured /sample/ runs; also returns the clicks that they created."""
         offer_ids = self.probe_sample(port, tag, offers)
-        row, warm = self.measure(scenario, port, "sample.lua", [f"{tag}w", offer_ids], [tag, offer_ids])
+        row, warm = self.measure(scenario, port, "sample.lua", [f"{tag}w", offer_ids], [tag, offer_ids], watch)
         return row, self.pool(warm) + self.pool(row.result)
+
+    def sample_replicas(
+        self, scenario: str, ports: Sequence[int], tag: str, offers: int, watch: Mapping[str, int]
+    ) -> Row:
+        """Measured /sample/ runs on replicas of one service at the same time, one wrk each
+        with an equal share of the connections and threads; click ids differ by replica.
+        The row notes the CPU use of the ``watch`` processes and of wrk."""
+        each_c, each_t = wrk_share(self.args, len(ports))
+        offer_ids = ""
+        for i, port in enumerate(ports, 1):
+            offer_ids = self.probe_sample(port, f"{tag}r{i}", offers)
+        targets = [(port, [f"{tag}r{i}w", offer_ids]) for i, port in enumerate(ports, 1)]
+        warm = self.run_together(targets, "sample.lua", self.args.warmup, each_c, each_t)
+        targets = [(port, [f"{tag}r{i}", offer_ids]) for i, port in enumerate(ports, 1)]
+        results = self.run_together(targets, "sample.lua", self.args.duration, each_c, each_t, watch)
+        row = Row(scenario, WrkResult.combined(results), WrkResult.combined(warm).problems()).watched(self.cpu)
+        if len(ports) > 1:
+            each = "; ".join(
+                f"replica {i}: {r.rps:,.0f} req/s, p50 {r.p50_ms:.2f} ms, p99 {r.p99_ms:.2f} ms"
+                for i, r in enumerate(results, 1)
+            )
+            row.notes.append(
+                f"{len(ports)} wrk processes started together, `-c{each_c} -t{each_t}` each, one per replica;"
+                f" req/s summed, p50 and p99 the worse replica's ({each})"
+            )
+        return row
 
     def probe_sample(self, port: int, tag: str, offers: int) -> str:
         """One request first, so that a wrong URL fails loudly rather than as N non-2xx."""
@@ -302,22 +430,33 @@ class Bench:
         return [str(self.args.threads), str(CONVERSION_EVERY), *entries]
 
 
-def check_clicks(bench: Bench, port: int) -> tuple[str, bool]:
-    """Whether the server recorded one click per /sample/ request, as unique click ids must
-    make it do: a reused id would be a replay that records nothing. Sums the offers' stats."""
-    answered, sent = bench.sampled.get(port, [0, 0])
+def check_clicks(bench: Bench, name: str, ports: Sequence[int], offers: int) -> tuple[str, bool]:
+    """Whether the store behind ``ports`` (one server, or replicas sharing one store) recorded
+    one click per /sample/ request, as unique click ids must make it do: a reused id would be
+    a replay that records nothing. Sums the stats of offers 1..``offers``, read from the first
+    port, and each server's decisions answered without the store (/healthz): answered 2xx,
+    but not recorded. Requests still in flight when wrk stopped may or may not be recorded."""
+    answered = sum(bench.sampled.get(port, [0, 0])[0] for port in ports)
+    sent = sum(bench.sampled.get(port, [0, 0])[1] for port in ports)
     recorded = 0
-    conn = http.client.HTTPConnection(HOST, port, timeout=5)
+    conn = http.client.HTTPConnection(HOST, ports[0], timeout=5)
     try:
-        for offer_id in range(1, max(OFFER_COUNTS) + 1):
+        for offer_id in range(1, offers + 1):
             conn.request("GET", f"/offer_ids/{offer_id}/stats/")
             recorded += json.loads(conn.getresponse().read())["clicks"]
     finally:
         conn.close()
-    ok = answered <= recorded <= sent
-    verdict = "as expected" if ok else "**FLAGGED: click ids were reused or requests lost**"
+    unrecorded = 0
+    for port in ports:
+        status, body = fetch(port, "GET", "/healthz")
+        if status != 200:
+            return f"{name}: /healthz on port {port} answered {status}: **FLAGGED: store unreachable**", False
+        unrecorded += json.loads(body)["unrecorded_decisions"]
+    ok = answered <= recorded <= sent and unrecorded == 0
+    verdict = "as expected" if ok else "**FLAGGED: click ids were reused, requests lost or decisions not recorded**"
     counts = f"{recorded:,} clicks recorded for {answered:,} /sample/ requests answered 2xx and {sent:,} sent"
-    return f"{counts}: {verdict}", ok
+    counts += f", {unrecorded:,} answered without the store" if unrecorded else ""
+    return f"{name}: {counts}: {verdict}", ok
 
 
 def dry_notes(result: WrkResult) -> list[str]:
@@ -343,33 +482,87 @@ def split_pool(pool: ClickPool, count: int) -> tuple[ClickPool, ClickPool]:
     return head, tail
 
 
-def run_all(bench: Bench, workdir: Path) -> tuple[list[Row], tuple[str, bool]]:
-    """Baselines, then the real server, then the baselines again: the ratios divide by the
+Check = tuple[str, bool]  # (sentence for the report, whether it passed)
+
+
+def serve_command(cli: Path, port: int, store: str) -> list[str]:
+    return [str(cli), "serve", "--host", HOST, "--port", str(port), "--store", store,
+            "--workers", "1", "--log-level", "warning"]  # fmt: skip
+
+
+def redis_scenario(replicas: int) -> str:
+    return f"GET /sample/, {OFFER_COUNTS[0]:,} offers, Redis, {replicas} replica{'s' if replicas > 1 else ''}"
+
+
+def run_all(bench: Bench, workdir: Path, redis_url: str) -> tuple[list[Row], list[Check]]:
+    """Baselines, then the real servers, then the baselines again: the ratios divide by the
     mean of the two baseline runs, so that a machine that speeds up or slows down during the
-    run does not bias them. Every server is stopped before the next starts. Returns the rows
-    and the click-count check of the real server."""
+    run does not bias them. The Redis scenarios are measured right after the SQLite /sample/
+    with 20 offers that they are compared with, while that SQLite server idles (its later
+    scenarios go on with its database); apart from it and the run's redis-server, every
+    server is stopped before the next starts. Returns the rows (Redis ones after the SQLite
+    /sample/ ones) and the click-count checks of the stores."""
     rows = measure_baselines(bench, workdir, "before")
 
     cli = Path(sys.executable).parent / "cpa-bandit"
     if not cli.exists():
         raise SystemExit(f"bench: {cli} not found; run `make install` first")
     port = free_port()
+    bench.sampled[port] = [0, 0]  # a baseline may have had this port
     store = f"sqlite:///{workdir / 'bench.db'}"  # absolute path, hence sqlite:////tmp/...
-    command = [str(cli), "serve", "--host", HOST, "--port", str(port), "--store", store,
-               "--workers", "1", "--log-level", "warning"]  # fmt: skip
-    with server("cpa-bandit", command, port, "/healthz", workdir):
+    checks: list[Check] = []
+    redis_rows: list[Row] = []
+    with server("cpa-bandit", serve_command(cli, port, store), port, "/healthz", workdir) as pid:
         pool: ClickPool = []
         for offers in OFFER_COUNTS:
             scenario = f"GET /sample/, {offers:,} offers"
             print(f"measuring {scenario} ...", file=sys.stderr)
-            row, clicks = bench.sample(scenario, port, f"s{offers}", offers)
+            row, clicks = bench.sample(scenario, port, f"s{offers}", offers, {"server": pid})
             rows.append(row)
             pool += clicks
+            if offers == OFFER_COUNTS[0]:
+                for replicas in REDIS_REPLICAS:
+                    row, check = measure_redis(bench, workdir, cli, redis_url, replicas)
+                    redis_rows.append(row)
+                    checks.append(check)
+        rows += redis_rows
         print("measuring PUT /feedback/ ...", file=sys.stderr)
         first_sample = rows[len(BASELINES)].result.rps
         rows.append(bench.feedback("PUT /feedback/", port, pool, rows[0].result.rps, first_sample))
-        check = check_clicks(bench, port)
-    return rows + measure_baselines(bench, workdir, "after"), check
+        checks.insert(0, check_clicks(bench, "SQLite", [port], max(OFFER_COUNTS)))
+    return rows + measure_baselines(bench, workdir, "after"), checks
+
+
+def redis_pid(url: str) -> int:
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    try:
+        return int(client.info("server")["process_id"])
+    finally:
+        client.close()
+
+
+def measure_redis(bench: Bench, workdir: Path, cli: Path, redis_url: str, replicas: int) -> tuple[Row, Check]:
+    """/sample/ with 20 offers on ``replicas`` servers sharing the run's Redis under a key
+    prefix of their own (so each scenario starts from an empty store, as SQLite's first
+    does), all driven at once; then the click count of that prefix."""
+    scenario = redis_scenario(replicas)
+    settings = {"CPA_BANDIT_REDIS_PREFIX": f"bench-r{replicas}"}
+    print(f"measuring {scenario} ...", file=sys.stderr)
+    with contextlib.ExitStack() as stack:
+        ports, watch = [], {}
+        for i in range(1, replicas + 1):
+            port = free_port()
+            bench.sampled[port] = [0, 0]
+            command = serve_command(cli, port, redis_url)
+            name = f"replica {i}" if replicas > 1 else "server"
+            watch[name] = stack.enter_context(
+                server(f"cpa-bandit-redis{replicas}-{i}", command, port, "/healthz", workdir, settings)
+            )
+            ports.append(port)
+        watch["redis-server"] = redis_pid(redis_url)
+        row = bench.sample_replicas(scenario, ports, f"r{replicas}", OFFER_COUNTS[0], watch)
+        name = f"Redis, {replicas} replica{'s' if replicas > 1 else ''}"
+        return row, check_clicks(bench, name, ports, OFFER_COUNTS[0])
 
 
 BASELINES = [
@@ -401,7 +594,7 @@ def machine(wrk: str) -> dict[str, str]:
     names = ("fastapi", "starlette", "uvicorn", "uvloop", "httptools")
     packages = ", ".join(f"{name} {_version(name)}" for name in names)
     return {
-        "nproc": str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()),
+        "nproc": str(CPUS),
         "CPU": model.group(1).strip() if model else platform.processor() or "unknown",
         "Python": f"{platform.python_version()} ({platform.python_implementation()})",
         "wrk": wrk_version.strip() or "unknown",
@@ -437,10 +630,56 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines + ([""] + notes if notes else []))
 
 
+def redis_comparison(rows: list[Row]) -> str:
+    """The Redis rows as ratios to the SQLite single process's /sample/ with 20 offers, and
+    what the CPU figures of those rows say about them."""
+    by_name = {row.scenario: row for row in rows}
+    sqlite = by_name[f"GET /sample/, {OFFER_COUNTS[0]:,} offers"]
+    one, two = (by_name[redis_scenario(n)] for n in REDIS_REPLICAS)
+    s_rps, one_rps, two_rps = sqlite.result.rps, one.result.rps, two.result.rps
+
+    def ms(cores: float, rps: float) -> str:  # CPU time per decision
+        return f"{cores / rps * 1000:.2f} ms"
+
+    replicas = sum(cores for name, cores in two.cpu.items() if name.startswith("replica"))
+    text = (
+        f"**Redis against SQLite, same run:** `GET /sample/` with {OFFER_COUNTS[0]} offers on Redis serves"
+        f" **{one_rps / s_rps:.2f}×** the SQLite single process's req/s with 1 replica ({one_rps:,.0f} against"
+        f" {s_rps:,.0f}) and **{two_rps / s_rps:.2f}×** with 2 replicas ({two_rps:,.0f} req/s,"
+        f" {two_rps / one_rps:.2f}× one replica).\n\n"
+        f"CPU per decision (from the footnotes): the SQLite process {ms(sqlite.cpu['server'], s_rps)}, store"
+        f" included; one Redis replica {ms(one.cpu['server'], one_rps)} in the replica, plus"
+        f" {ms(one.cpu['redis-server'], one_rps)} in redis-server. The replica's extra is the client side of its"
+        " four round trips to Redis (redis-py), against one read and one write transaction in process for SQLite."
+    )
+    idle = one.cpu["server"] < 0.9
+    if idle:
+        text += (
+            f" One replica used only {one.cpu['server']:.2f} of a core: its Redis calls are synchronous and"
+            " block its event loop, so it idles through each round trip."
+        )
+    text += (
+        f" On this {CPUS}-CPU machine the two replicas, redis-server and the two wrk processes all share"
+        f" {CPUS} cores, and used {sum(two.cpu.values()):.2f} of them (the replicas {replicas:.2f}): the second"
+        f" replica {'mostly took CPU that the 1-replica run left idle' if idle else 'took CPU from the first'}"
+        f" ({sum(one.cpu.values()):.2f} of {CPUS} cores used there),"
+        f" and the 2-replica figure is what two replicas get out of {CPUS} cores in contention with each other,"
+        " Redis and wrk. It does not measure scale-out: that needs replicas on cores or machines of their own."
+    )
+    return text
+
+
 def report(
-    rows: list[Row], check: str, policies: str, args: argparse.Namespace, wrk: str, started: dt.datetime
+    rows: list[Row],
+    checks: list[Check],
+    memory: redis_memory.Memory,
+    policies: str,
+    args: argparse.Namespace,
+    wrk: str,
+    started: dt.datetime,
 ) -> str:
     info = machine(wrk)
+    share = wrk_share(args, max(REDIS_REPLICAS))
     command = (
         f"{os.path.relpath(sys.executable, BENCH.parent)} bench/run.py --duration {args.duration}"
         f" --warmup {args.warmup} --connections {args.connections} --threads {args.threads}"
@@ -471,9 +710,40 @@ route FastAPI can serve. The real /sample/ and /feedback/ are `async` Starlette 
 (src/cpa_bandit/api/lean.py) that do their SQLite work on the event loop: one read of the
 offers' counters, the policy, and one single-statement write transaction per decision.
 
+The Redis rows serve the same /sample/ (20 offers, fresh click ids) with `cpa-bandit serve
+--workers 1 --store redis://…` on one redis-server started for this run (loopback, no
+persistence), each scenario under a key prefix of its own, so from an empty store: one
+replica under the same wrk as SQLite, then two replicas sharing the Redis, driven at once
+by two wrk processes with half the connections and threads each (`-c{share[0]} -t{share[1]}`),
+their req/s summed and the worse replica's p50 and p99 reported. Both are measured right
+after the SQLite /sample/ with 20 offers (that server idling meanwhile), so that the
+machine's drift weighs least on their ratios to it. A decision on Redis is four round
+trips: a pipelined read of the offers' counters, the click index (`SET NX`), the offer's
+script, and the pipelined offers set and recent list (src/cpa_bandit/store/redis.py).
+
 {table(rows)}
 
-Check: {check}.
+{redis_comparison(rows)}
+
+Checks: the clicks each store counted (sum of `/offer_ids/{{id}}/stats/`) lie between the
+/sample/ requests answered 2xx and those sent (wrk stops with some in flight), and no
+server answered a decision without its store (`/healthz` `unrecorded_decisions`):
+
+{chr(10).join(f"- {text}." for text, _ in checks)}
+
+## Memory per pending click, Redis store
+
+`bench/redis_memory.py` on this run's redis-server ({memory.server}), also runnable alone:
+`.venv/bin/python bench/redis_memory.py` (starts a throwaway redis-server). It records
+{memory.n:,} decisions through `RedisStore.record_decision` into a fresh key prefix: half with
+source `{redis_memory.SOURCE}`, {redis_memory.OFFERS} offers in turn, 18-character lowercase alphanumeric click
+ids (Keitaro's), Thompson sampling's parameters, no propensity. The MEMORY USAGE rows are
+`MEMORY USAGE <key> SAMPLES 0` (exact) averaged over the clicks, the pending sets' summed
+and divided by N; `used_memory` growth is `INFO memory` before and after, divided by N: it
+adds what MEMORY USAGE leaves out (the keyspace's and the expiry table's entries, hash
+table buckets, allocator rounding) and the prefix's bounded structures.
+
+{redis_memory.table(memory)}
 
 ## One policy decision, in process
 
@@ -488,14 +758,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     started = dt.datetime.now(dt.timezone.utc)
     bench = Bench(ensure_wrk(), args)
-    with tempfile.TemporaryDirectory(prefix="cpa-bandit-bench-") as tmp:
-        rows, (check, check_ok) = run_all(bench, Path(tmp))
+    with tempfile.TemporaryDirectory(prefix="cpa-bandit-bench-") as tmp, redis_server(Path(tmp)) as redis_url:
+        rows, checks = run_all(bench, Path(tmp), redis_url)
+        print("measuring memory per pending click (Redis) ...", file=sys.stderr)
+        memory = redis_memory.measure(redis_url)
     policies = policy_cost.table(policy_cost.measure())
-    args.output.write_text(report(rows, check, policies, args, bench.wrk, started))
-    print(f"{table(rows)}\n\nCheck: {check}.\n\n{policies}")
+    args.output.write_text(report(rows, checks, memory, policies, args, bench.wrk, started))
+    check_lines = "\n".join(f"Check: {text}." for text, _ in checks)
+    print(f"{table(rows)}\n\n{check_lines}\n\n{redis_memory.table(memory)}\n\n{policies}")
     print(f"\nwrote {args.output}", file=sys.stderr)
     flagged = [row.scenario for row in rows if row.result.problems() or row.warm_problems]
-    flagged += [] if check_ok else ["click count check"]
+    flagged += [f"click count check ({text.split(':')[0]})" for text, ok in checks if not ok]
     if flagged:
         print(f"bench: runs with errors: {', '.join(flagged)}", file=sys.stderr)
     return 1 if flagged else 0
