@@ -12,7 +12,6 @@ reports never use this cache.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,49 +19,55 @@ import numpy as np
 from .store.base import COUNTER_COLUMNS, OfferRows
 
 _WIDTH = len(COUNTER_COLUMNS)
-_ROW = 2 * _WIDTH + 3  # pooled, by source, declared payout, paused, capped until
+_NEVER_READ = (0.0, None, -1)
 
 
 class OfferCache:
+    """Per (offer, source): when it was last read, and the read it is in (rows and index).
+
+    Keeping references to the reads, not copies of rows, keeps ``put`` cheap: it runs on
+    every decision, while ``get`` and ``last_known`` gather rows only when they are used.
+    """
+
     def __init__(self, max_entries: int = 200_000) -> None:
-        self._rows: OrderedDict[tuple[int, str], tuple[float, np.ndarray]] = OrderedDict()
+        self._entries: dict[tuple[int, str], tuple[float, OfferRows | None, int]] = {}
         self._max = max_entries
         self._lock = threading.Lock()
 
     def put(self, offer_ids: Sequence[int], source: str | None, rows: OfferRows, at: float) -> None:
-        packed = np.column_stack(
-            [rows.pooled, rows.by_source, rows.payout_micros, rows.paused.astype(np.int64), rows.capped_until]
-        )
+        source = source or ""
         with self._lock:
-            for offer_id, row in zip(offer_ids, packed):
-                key = (offer_id, source or "")
-                self._rows[key] = (at, row)
-                self._rows.move_to_end(key)
-            while len(self._rows) > self._max:
-                self._rows.popitem(last=False)
+            if len(self._entries) + len(offer_ids) > self._max:
+                self._entries.clear()  # rare: far more (offer, source) pairs than a replica decides on
+            for i, offer_id in enumerate(offer_ids):
+                self._entries[(offer_id, source)] = (at, rows, i)
 
     def get(self, offer_ids: Sequence[int], source: str | None, read_after: float) -> OfferRows | None:
         """The offers' rows if every one was read after ``read_after``; else None."""
-        with self._lock:
-            found = [self._rows.get((offer_id, source or "")) for offer_id in offer_ids]
-        if any(entry is None or entry[0] <= read_after for entry in found):
+        found = self._found(offer_ids, source)
+        if any(at <= read_after for at, _, _ in found):
             return None
-        return _unpack(np.array([entry[1] for entry in found], dtype=np.int64).reshape(len(offer_ids), _ROW))
+        return _gather(found)
 
     def last_known(self, offer_ids: Sequence[int], source: str | None) -> OfferRows:
         """The latest rows read of each offer, however old; zeros for offers never read."""
-        empty = np.zeros(_ROW, dtype=np.int64)
-        empty[2 * _WIDTH] = -1  # no declared payout
+        return _gather(self._found(offer_ids, source))
+
+    def _found(self, offer_ids: Sequence[int], source: str | None) -> list[tuple[float, OfferRows | None, int]]:
+        source = source or ""
         with self._lock:
-            rows = [self._rows.get((offer_id, source or ""), (0.0, empty))[1] for offer_id in offer_ids]
-        return _unpack(np.array(rows, dtype=np.int64).reshape(len(offer_ids), _ROW))
+            return [self._entries.get((offer_id, source), _NEVER_READ) for offer_id in offer_ids]
 
 
-def _unpack(matrix: np.ndarray) -> OfferRows:
-    return OfferRows(
-        pooled=matrix[:, :_WIDTH],
-        by_source=matrix[:, _WIDTH : 2 * _WIDTH],
-        payout_micros=matrix[:, 2 * _WIDTH],
-        paused=matrix[:, 2 * _WIDTH + 1].astype(bool),
-        capped_until=matrix[:, 2 * _WIDTH + 2],
-    )
+def _gather(found: list[tuple[float, OfferRows | None, int]]) -> OfferRows:
+    k = len(found)
+    pooled = np.zeros((k, _WIDTH), dtype=np.int64)
+    by_source = np.zeros((k, _WIDTH), dtype=np.int64)
+    payout = np.full(k, -1, dtype=np.int64)
+    paused = np.zeros(k, dtype=bool)
+    capped_until = np.zeros(k, dtype=np.int64)
+    for j, (_, rows, i) in enumerate(found):
+        if rows is not None:
+            pooled[j], by_source[j] = rows.pooled[i], rows.by_source[i]
+            payout[j], paused[j], capped_until[j] = rows.payout_micros[i], rows.paused[i], rows.capped_until[i]
+    return OfferRows(pooled, by_source, payout, paused, capped_until)

@@ -33,6 +33,7 @@ from dataclasses import asdict, replace
 import numpy as np
 import redis
 from redis.cluster import RedisCluster
+from redis.exceptions import NoScriptError
 
 from .. import caps
 from ..conversions import (
@@ -66,6 +67,7 @@ class RedisStore:
         click_ttl_s: float = 60 * 86_400.0,
     ) -> None:
         self._r = client
+        self._cluster = isinstance(client, RedisCluster)
         self._p = prefix
         self._ttl = max(1, int(click_ttl_s))
         self._record = client.register_script(redis_scripts.RECORD)
@@ -114,14 +116,27 @@ class RedisStore:
         with self._errors():
             previous = self._r.set(self._index(decision.click_id), encoded, nx=True, get=True, ex=self._ttl)
             stored = decision if previous is None else _decision(decision.click_id, previous)
-            created = self._record(keys=self._keys(stored), args=self._args(stored)) == 1
+            # The offer's script and the report keys: several slots, so not a transaction (each
+            # part is safe alone), but one round trip where the client can pipeline scripts
+            # (redis-py's cluster pipelines refuse them).
+            pipe = self._r.pipeline(transaction=False)
+            if self._cluster:
+                recorded = self._record(keys=self._keys(stored), args=self._args(stored))
+            else:
+                pipe.evalsha(self._record.sha, 3, *self._keys(stored), *self._args(stored))
             if previous is None:
-                pipe = self._r.pipeline(transaction=False)
                 pipe.sadd(f"{self._p}:offers", stored.offer_id)
                 pipe.lpush(f"{self._p}:recent", stored.offer_id)
                 pipe.ltrim(f"{self._p}:recent", 0, RECENT_KEPT - 1)
-                pipe.execute()
-        return stored, previous is None and created
+            answers = pipe.execute(raise_on_error=False)
+            if not self._cluster:
+                recorded = answers[0]
+            for answer in answers:
+                if isinstance(answer, Exception) and not isinstance(answer, NoScriptError):
+                    raise answer
+            if isinstance(recorded, NoScriptError):  # a restarted Redis: load the script, run it
+                recorded = self._record(keys=self._keys(stored), args=self._args(stored))
+        return stored, previous is None and recorded == 1
 
     def _find_decision(self, click_id: str) -> Decision | None:
         with self._errors():
@@ -258,7 +273,7 @@ class RedisStore:
 
     def reset(self) -> None:
         with self._errors():
-            if isinstance(self._r, RedisCluster):
+            if self._cluster:
                 for node in self._r.get_primaries():
                     self._delete(self._r.get_redis_connection(node))
             else:
