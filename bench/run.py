@@ -650,7 +650,7 @@ def redis_comparison(rows: list[Row]) -> str:
         f"CPU per decision (from the footnotes): the SQLite process {ms(sqlite.cpu['server'], s_rps)}, store"
         f" included; one Redis replica {ms(one.cpu['server'], one_rps)} in the replica, plus"
         f" {ms(one.cpu['redis-server'], one_rps)} in redis-server. The replica's extra is the client side of its"
-        " four round trips to Redis (redis-py), against one read and one write transaction in process for SQLite."
+        " three round trips to Redis (redis-py), against one read and one write transaction in process for SQLite."
     )
     idle = one.cpu["server"] < 0.9
     if idle:
@@ -717,9 +717,10 @@ replica under the same wrk as SQLite, then two replicas sharing the Redis, drive
 by two wrk processes with half the connections and threads each (`-c{share[0]} -t{share[1]}`),
 their req/s summed and the worse replica's p50 and p99 reported. Both are measured right
 after the SQLite /sample/ with 20 offers (that server idling meanwhile), so that the
-machine's drift weighs least on their ratios to it. A decision on Redis is four round
-trips: a pipelined read of the offers' counters, the click index (`SET NX`), the offer's
-script, and the pipelined offers set and recent list (src/cpa_bandit/store/redis.py).
+machine's drift weighs least on their ratios to it. A decision on one Redis is three round
+trips: a pipelined read of the offers' counters, the click index (`SET NX`), and the offer's
+script pipelined with the offers set and recent list (on a cluster the script is a round
+trip of its own; src/cpa_bandit/store/redis.py).
 
 {table(rows)}
 
