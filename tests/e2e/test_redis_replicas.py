@@ -113,6 +113,31 @@ def client_run(replicas: list[BanditServer], thread: int, clicks: int, tally: Ta
     return done
 
 
+def sample_load(replica: BanditServer, tag: str, stop: threading.Event, tally: Tally) -> tuple[int, float]:
+    """Samples until ``stop``, with feedback for every recorded one (retried through an
+    outage); returns (unrecorded answers, slowest answer in seconds)."""
+    unrecorded, slowest = 0, 0.0
+    with replica.client(timeout=5.0) as client:
+        for i in itertools.count():
+            if stop.is_set():
+                return unrecorded, slowest
+            started = time.monotonic()
+            answer = client.get("/sample/", params={"click_id": f"{tag}-{i}", "offer_ids": OFFERS})
+            slowest = max(slowest, time.monotonic() - started)
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            if body.get("recorded") is False:
+                unrecorded += 1
+                time.sleep(0.01)
+                continue
+            tally.add(body["offer_id"], clicks=1)
+            reward = 5.0 if i % 4 == 0 else 0.0
+            done = call([client], "PUT", "/feedback/", {"click_id": f"{tag}-{i}", "reward": reward})
+            assert done.status_code == 200, done.text
+            tally.add(body["offer_id"], conversions=int(reward > 0), reward=reward)
+    raise AssertionError("unreachable")
+
+
 def test_two_replicas_on_one_redis_keep_exact_counters(serve_bandit, redis_server):
     env = replica_env()
     replicas = [serve_bandit(store=redis_server.url, env=env) for _ in range(2)]
@@ -146,15 +171,19 @@ def test_redis_stopped_under_load_degrades_then_recovers(serve_bandit, tmp_path:
         replica = serve_bandit(store=redis.url, env=env)
         tally = Tally()
         assert client_run([replica, replica], 0, 60, tally) == 60
-        with replica.client(timeout=5.0) as client:
-            redis.stop()
+        stop = threading.Event()
+        with ThreadPoolExecutor(4) as pool, replica.client(timeout=5.0) as client:
+            load = [pool.submit(sample_load, replica, f"L{t}", stop, tally) for t in range(4)]
+            time.sleep(0.5)
+            redis.stop()  # under load
+            time.sleep(1.0)
             latencies, answers = [], []
             for i in range(40):
                 started = time.monotonic()
                 answers.append(client.get("/sample/", params={"click_id": f"down{i}", "offer_ids": OFFERS}))
                 latencies.append(time.monotonic() - started)
             assert all(a.status_code == 200 and a.json()["recorded"] is False for a in answers)
-            assert max(latencies) < 1.0 and sorted(latencies)[20] < 0.05, latencies
+            assert max(latencies) < 1.0 and sorted(latencies)[20] < 0.1, latencies
             feedback = client.put("/feedback/", params={"click_id": "r0x1", "reward": 1})
             postback = client.get("/postback", params={"subid": "r0x1", "token": "tok"})
             assert (feedback.status_code, postback.status_code) == (503, 503)
@@ -170,7 +199,13 @@ def test_redis_stopped_under_load_degrades_then_recovers(serve_bandit, tmp_path:
                     break
                 assert time.monotonic() < deadline, "the service did not recover by itself"
                 time.sleep(0.1)
-            assert client.get("/healthz").json()["unrecorded_decisions"] >= 40
+            time.sleep(0.5)
+            stop.set()
+            results = [f.result(timeout=60) for f in load]
+            unrecorded = sum(n for n, _ in results)
+            assert unrecorded > 0, "the load saw the outage"
+            assert max(slowest for _, slowest in results) < 1.0, results
+            assert client.get("/healthz").json()["unrecorded_decisions"] >= 40 + unrecorded
             assert client.get("/clicks/down0").status_code == 404, "unrecorded clicks are not stored"
             assert client_run([replica, replica], 1, 20, tally) == 20
             tally.check(client)
