@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from .config import DEFAULT_STORE
+from .keys import Role, is_loopback
 
 app = typer.Typer(help="Multi-armed-bandit offer selection for CPA platforms.", no_args_is_help=True)
 
@@ -36,7 +37,21 @@ def serve(
     if store is not None:
         # Workers are separate processes that build their own app from the environment.
         os.environ["CPA_BANDIT_STORE"] = store
-    Settings()  # fail here, once, on bad settings rather than in every worker
+    settings = Settings()  # fail here, once, on bad settings rather than in every worker
+    keys = settings.key_ring()
+    unkeyed = [role for role in Role if not keys.has_key_for(role)]
+    if not keys.configured and not is_loopback(host):
+        raise typer.BadParameter(
+            f"no API keys are configured: refusing to serve on {host}, a public interface; set"
+            " CPA_BANDIT_KEYS (or CPA_BANDIT_KEYS_FILE), or serve on 127.0.0.1",
+            param_hint="--host",
+        )
+    if unkeyed:
+        typer.echo(
+            f"cpa-bandit: no key configured for {', '.join(unkeyed)}: those routes answer loopback clients only"
+            + (" (admin routes are disabled)" if Role.admin in unkeyed else ""),
+            err=True,
+        )
     uvicorn.run(
         "cpa_bandit.api:create_app",
         factory=True,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .keys import KeyRing, Role, parse_keys
 from .postbacks import PostbackFormat
 
 DEFAULT_STORE = "sqlite:///data/cpa-bandit.db"
@@ -33,7 +35,11 @@ class Settings(BaseSettings):
     store_retry_s: float = Field(
         1.0, gt=0, description="After the store failed a decision, decide from last known statistics this long."
     )
-    admin_key: SecretStr | None = Field(None, description="Key for admin routes; unset = admin routes refused.")
+    admin_key: SecretStr | None = Field(None, description="An admin key (kept for compatibility with CPA_BANDIT_KEYS).")
+    keys: SecretStr | None = Field(
+        None, description='API keys with roles: "traffic=…,postback=…,read=…,admin=…" (each at least 16 characters).'
+    )
+    keys_file: Path | None = Field(None, description="A file of role=key lines, re-read when it changes.")
     max_offers: int = Field(1000, ge=1, description="Most offer ids one /sample/ request may list.")
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         "NORMAL", description="NORMAL survives a process crash; FULL also survives power loss."
@@ -63,6 +69,12 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='JSON {"EUR": 1.08}: units of `currency` per unit of another; postbacks in others are refused.',
     )
+
+    def key_ring(self) -> KeyRing:
+        entries = parse_keys(self.keys.get_secret_value()) if self.keys else []
+        if self.admin_key:
+            entries.append((Role.admin, self.admin_key.get_secret_value()))
+        return KeyRing(entries, self.keys_file)
 
     def postback_format(self) -> PostbackFormat:
         token = self.postback_token.get_secret_value() if self.postback_token else None

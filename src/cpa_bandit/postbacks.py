@@ -118,13 +118,12 @@ class PostbackFormat:
         )
 
 
-def check_token(params: Iterable[tuple[str, str]], fmt: PostbackFormat) -> None:
-    """Refuse a postback without the deployment's secret token (when one is set)."""
+def token_matches(params: Iterable[tuple[str, str]], fmt: PostbackFormat) -> bool | None:
+    """Whether the postback carries the deployment's secret token; None when none is set."""
     if fmt.token is None:
-        return
+        return None
     given = next((value for name, value in params if name.lower() == fmt.token_param), "")
-    if not hmac.compare_digest(given.encode(), fmt.token.encode()):
-        raise PostbackRefused("bad_token", f"missing or wrong {fmt.token_param!r}", status_code=403)
+    return hmac.compare_digest(given.encode(), fmt.token.encode())
 
 
 def parse_postback(params: Iterable[tuple[str, str]], fmt: PostbackFormat) -> Postback:

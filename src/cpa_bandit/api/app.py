@@ -84,6 +84,7 @@ def create_app(
     app.state.settings = settings
     app.state.service = service
     app.state.postback_format = settings.postback_format()
+    app.state.keys = settings.key_ring()
     install_error_handlers(app)
     include_lean_router(app, seed_routes.hot_router)
     app.include_router(seed_routes.router)

@@ -6,12 +6,13 @@ pool, a hop that costs more than the whole decision.
 
 from __future__ import annotations
 
-import hmac
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
 from ..config import Settings
+from ..keys import KeyRing, Role, is_loopback
 from ..service import BanditService
 
 
@@ -32,22 +33,50 @@ Service = Annotated[BanditService, Depends(get_service)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
-async def require_admin(
-    settings: AppSettings,
-    x_admin_key: Annotated[str | None, Header(description="The admin key.")] = None,
-    authorization: Annotated[str | None, Header(description="`Bearer <admin key>`.")] = None,
-) -> None:
-    """Admin routes are closed unless a key is configured, and then need that key."""
-    if settings.admin_key is None:
-        raise HTTPException(403, "admin routes are disabled: no CPA_BANDIT_ADMIN_KEY is configured")
-    given = x_admin_key
-    if given is None and authorization and authorization[:7].lower() == "bearer ":
-        given = authorization[7:].strip()
-    if given is None:
+TEST_CLIENT = "testclient"
+"""The client address of Starlette's TestClient, which runs in process: loopback too."""
+
+
+def authorize(request: Request, role: Role) -> None:
+    """Let the request through if it carries a key with ``role`` (admin keys have every
+    role): 401 for a missing or unknown key, 403 for a key of another role. A role that no
+    key is configured for is open to loopback clients only (and admin routes are then
+    disabled): an unkeyed service is a local one, and the seed's clients keep working there."""
+    keys: KeyRing = request.app.state.keys
+    headers = request.headers
+    given = headers.get("x-api-key") or headers.get("x-admin-key")
+    if given is None and (bearer := headers.get("authorization")) and bearer[:7].lower() == "bearer ":
+        given = bearer[7:].strip()
+    if given:
+        roles = keys.roles_of(given)
+        if not roles:
+            raise HTTPException(401, "invalid API key", headers={"WWW-Authenticate": "Bearer"})
+        if role not in roles:
+            raise HTTPException(403, f"this key's role may not use this route (it needs {role})")
+        return
+    if keys.has_key_for(role):
         raise HTTPException(
-            401, "admin key required in X-Admin-Key or Authorization: Bearer",
-            headers={"WWW-Authenticate": "Bearer"},
+            401, "API key required in X-API-Key or Authorization: Bearer", headers={"WWW-Authenticate": "Bearer"}
         )
-    expected = settings.admin_key.get_secret_value().encode()
-    if not hmac.compare_digest(given.encode(), expected):
-        raise HTTPException(401, "invalid admin key", headers={"WWW-Authenticate": "Bearer"})
+    if role is Role.admin:
+        raise HTTPException(403, "admin routes are disabled: no admin key is configured (CPA_BANDIT_KEYS or CPA_BANDIT_ADMIN_KEY)")
+    client = request.client.host if request.client else None
+    if client != TEST_CLIENT and not is_loopback(client):
+        raise HTTPException(403, f"no {role} key is configured: this route serves loopback clients only")
+
+
+ApiKeyHeader = Annotated[str | None, Header(description="An API key with the route's role, or an admin key.")]
+BearerHeader = Annotated[str | None, Header(description="`Bearer <API key>`, instead of X-API-Key.")]
+
+
+def require(role: Role) -> Callable[[Request], Awaitable[None]]:
+    """A route dependency that authorizes ``role`` (documented as the API key headers)."""
+
+    async def dependency(request: Request, x_api_key: ApiKeyHeader = None, authorization: BearerHeader = None) -> None:
+        authorize(request, role)
+
+    return dependency
+
+
+require_admin = require(Role.admin)
+require_read = require(Role.read)

@@ -11,7 +11,7 @@ from ..caps import valid_timezone
 from ..domain import Offer
 from ..ids import MAX_OFFER_ID
 from ..money import MAX_AMOUNT, from_micros, to_micros
-from .deps import require_admin, service_of
+from .deps import require_admin, require_read, service_of
 
 router = APIRouter(tags=["offers"])
 
@@ -104,13 +104,15 @@ async def put_offer(request: Request, offer_id: OfferIdPath, body: OfferIn) -> O
     return OfferOut.of(service.put_offer(body.offer(offer_id)), service.now())
 
 
-@router.get("/offers", response_model=OfferList, summary="The offer registry")
+@router.get("/offers", response_model=OfferList, summary="The offer registry", dependencies=[Depends(require_read)])
 async def list_offers(request: Request) -> OfferList:
     service = service_of(request)
     return OfferList(offers=[OfferOut.of(offer, service.now()) for offer in service.offers()])
 
 
-@router.get("/offers/{offer_id}", response_model=OfferOut, summary="One registry entry")
+@router.get(
+    "/offers/{offer_id}", response_model=OfferOut, summary="One registry entry", dependencies=[Depends(require_read)]
+)
 async def get_offer(request: Request, offer_id: OfferIdPath) -> OfferOut:
     service = service_of(request)
     found = service.offers([offer_id])

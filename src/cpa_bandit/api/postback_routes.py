@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ..domain import PostbackRefused
 from ..ids import CLICK_ID_PATTERN, click_id_json
 from ..money import from_micros
-from ..postbacks import DEFAULT_ALIASES, check_token, parse_postback
-from .deps import service_of
+from ..keys import Role
+from ..postbacks import DEFAULT_ALIASES, PostbackFormat, parse_postback, token_matches
+from .deps import authorize, require_read, service_of
 
 router = APIRouter(tags=["postbacks"])
 
@@ -57,12 +58,25 @@ async def _params(request: Request) -> list[tuple[str, str]]:
     return params
 
 
+def _authorize(request: Request, params: list[tuple[str, str]], fmt: PostbackFormat) -> None:
+    """The URL token (trackers cannot set headers) or an API key with the postback role."""
+    matches = token_matches(params, fmt)
+    if matches:
+        return
+    if matches is False and not any(h in request.headers for h in ("x-api-key", "x-admin-key", "authorization")):
+        raise PostbackRefused("bad_token", f"missing or wrong {fmt.token_param!r}", status_code=403)
+    try:
+        authorize(request, Role.postback)
+    except HTTPException as exc:
+        raise PostbackRefused("unauthorized", str(exc.detail), status_code=exc.status_code) from None
+
+
 async def postback(request: Request) -> PostbackResponse:
     service = service_of(request)
     fmt = request.app.state.postback_format
     try:
         params = await _params(request)
-        check_token(params, fmt)
+        _authorize(request, params, fmt)
         parsed = parse_postback(params, fmt)
     except PostbackRefused as refusal:
         await run_in_threadpool(service.refuse_postback, refusal)
@@ -102,7 +116,12 @@ for path in PATHS:
         )
 
 
-@router.get("/postbacks/stats", response_model=PostbackCounts, summary="Postbacks by outcome")
+@router.get(
+    "/postbacks/stats",
+    response_model=PostbackCounts,
+    summary="Postbacks by outcome",
+    dependencies=[Depends(require_read)],
+)
 def postback_counts(request: Request) -> PostbackCounts:
     """How many postbacks were applied, duplicates, and refused by reason, since the last
     reset: a reason that keeps growing is a tracker template to fix."""
@@ -138,7 +157,12 @@ class ClickOut(BaseModel):
     postbacks: list[ConversionOut] = Field(description="Conversions reported by postback, oldest first.")
 
 
-@router.get("/clicks/{click_id}", response_model=ClickOut, summary="One click and its conversions")
+@router.get(
+    "/clicks/{click_id}",
+    response_model=ClickOut,
+    summary="One click and its conversions",
+    dependencies=[Depends(require_read)],
+)
 def click(request: Request, click_id: Annotated[str, Path(pattern=CLICK_ID_PATTERN)]) -> ClickOut:
     """The decision and every conversion reported for a click: where to look when a tracker
     says a conversion was sent and the counters disagree."""

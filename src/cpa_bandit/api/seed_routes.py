@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationInfo
 
 from ..ids import CLICK_ID_PATTERN, MAX_OFFER_ID, click_id_json, parse_offer_ids
 from ..money import MAX_AMOUNT, from_micros, to_micros
 from ..policies import PolicyParams, Sampler
-from .deps import service_of
+from ..keys import Role
+from .deps import authorize, require_read, service_of
 from .query import parse_query, query_parameters
 
 router = APIRouter(tags=["seed"])
@@ -126,6 +127,7 @@ def _json(content: dict) -> Response:
 async def sample(request: Request) -> Response:
     """Picks one of `offer_ids` for the click and records it as pending; the same click id
     again (a retry) gets the same offer and counts nothing twice."""
+    authorize(request, Role.traffic)
     query = parse_query(SampleQuery, request, max_offers=request.app.state.settings.max_offers)
     decision = service_of(request).decide(query.click_id, query.offer_ids, query.policy(), query.source)
     if not decision.recorded:  # the store is unreachable: a sound offer, not stored
@@ -146,6 +148,7 @@ async def sample(request: Request) -> Response:
 async def feedback(request: Request) -> Response:
     """Resolves the click with its reward, once: the same feedback again answers the same and
     changes nothing; another reward for a resolved click is refused with 409."""
+    authorize(request, Role.postback)
     query = parse_query(FeedbackQuery, request)
     outcome = service_of(request).feedback(query.click_id, to_micros(query.reward))
     return _json(
@@ -158,7 +161,12 @@ async def feedback(request: Request) -> Response:
     )
 
 
-@router.get("/offer_ids/{offer_id}/stats/", response_model=StatsResponse, summary="Counters of one offer")
+@router.get(
+    "/offer_ids/{offer_id}/stats/",
+    response_model=StatsResponse,
+    summary="Counters of one offer",
+    dependencies=[Depends(require_read)],
+)
 async def offer_stats(
     request: Request,
     offer_id: Annotated[int, Path(ge=0, le=MAX_OFFER_ID, examples=[2])],

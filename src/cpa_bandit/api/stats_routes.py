@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from ..ids import InvalidId, parse_offer_ids
 from ..money import from_micros
 from ..service import OfferReport
-from .deps import service_of
+from .deps import require_read, service_of
 from .query import invalid_query
 from .seed_routes import SourceQuery
 
@@ -68,7 +68,12 @@ def _row(report: OfferReport) -> OfferStatsRow:
     )
 
 
-@router.get("/stats/", response_model=StatsPage, summary="Every offer, with the model's view of it")
+@router.get(
+    "/stats/",
+    response_model=StatsPage,
+    summary="Every offer, with the model's view of it",
+    dependencies=[Depends(require_read)],
+)
 async def stats(
     request: Request,
     source: SourceQuery = None,
