@@ -128,3 +128,24 @@ def test_cli_documents_serve() -> None:
     assert result.exit_code == 0
     for option in ("--host", "--port", "--store", "--workers"):
         assert option in result.output
+
+
+def test_oversized_requests_are_refused_before_any_route(client: TestClient) -> None:
+    many = ",".join(str(10**18 + i) for i in range(50))  # max_offers=50 of the longest ids fits
+    assert client.get("/sample/", params={"click_id": "big", "offer_ids": many}).status_code == 200
+    huge = client.get("/sample/", params={"click_id": "x", "offer_ids": "1", "pad": "a" * 9_000})
+    assert huge.status_code == 414 and "query string" in huge.json()["detail"]
+    headers = {f"x-h{i}": "v" for i in range(120)}
+    assert client.get("/healthz", headers=headers).status_code == 431
+    assert client.get("/healthz", headers={"x-big": "v" * 20_000}).status_code == 431
+    body = client.post("/postback", content=b"subid=x&" + b"a" * 70_000,
+                       headers={"content-type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert body.status_code == 413
+
+    def chunks():
+        for _ in range(100):
+            yield b"a" * 1_000
+
+    streamed = client.post("/postback", content=chunks(), headers={"content-type": "application/x-www-form-urlencoded"})
+    assert streamed.status_code == 413
+    assert client.get("/stats/").status_code == 200

@@ -20,6 +20,7 @@ from ..store import Store, open_store
 from . import admin_routes, offer_routes, postback_routes, seed_routes, stats_routes
 from .errors import install_error_handlers
 from .lean import include_lean_router
+from .limits import Limits, LimitsMiddleware
 
 DESCRIPTION = """
 Picks the advertiser offer for each click so that revenue per click (conversion rate ×
@@ -86,6 +87,7 @@ def create_app(
     app.state.postback_format = settings.postback_format()
     app.state.keys = settings.key_ring()
     install_error_handlers(app)
+    app.add_middleware(LimitsMiddleware, limits=Limits.for_offers(settings.max_offers))
     include_lean_router(app, seed_routes.hot_router)
     app.include_router(seed_routes.router)
     app.include_router(stats_routes.router)
