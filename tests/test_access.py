@@ -125,7 +125,8 @@ def test_an_unkeyed_service_serves_loopback_clients_only(tmp_path: Path) -> None
 def test_serve_refuses_a_public_interface_without_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("CPA_BANDIT_KEYS", "CPA_BANDIT_KEYS_FILE", "CPA_BANDIT_ADMIN_KEY"):
         monkeypatch.delenv(name, raising=False)
-    result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--store", "memory://"])
+    monkeypatch.setenv("CPA_BANDIT_STORE", "memory://")  # serve sets it for its workers; restored after
+    result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0"])
     assert result.exit_code == 2 and "refusing to serve" in result.output
 
 

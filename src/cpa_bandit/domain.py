@@ -128,6 +128,11 @@ class StoreUnavailable(DomainError):
     status_code = 503
 
 
+class StoreBusy(StoreUnavailable):
+    """The store is locked by another process, and this call was on the event loop, where it
+    may not wait long: the caller retries it off the loop, where it may."""
+
+
 class PostbackRefused(DomainError):
     """A postback the service will not apply; ``reason`` names the kind of refusal, which is
     counted, so that an operator can tell a broken tracker template from noise."""

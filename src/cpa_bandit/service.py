@@ -20,6 +20,7 @@ from .domain import (
     OfferCounters,
     Outcome,
     PostbackRefused,
+    StoreBusy,
     StoreUnavailable,
     UnknownClick,
 )
@@ -178,6 +179,8 @@ class BanditService:
             return self._unrecorded(decision)
         try:
             stored, created = self.store.record_decision(decision)
+        except StoreBusy:
+            raise  # the caller retries off the event loop, where waiting is allowed
         except StoreUnavailable:
             self._store_failed()
             return self._unrecorded(decision)
@@ -200,6 +203,8 @@ class BanditService:
             return self._cache.last_known(offer_ids, source), False
         try:
             rows = self.store.read_offers(offer_ids, source)
+        except StoreBusy:
+            raise
         except StoreUnavailable:
             self._store_failed()
             return self._cache.last_known(offer_ids, source), False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from .deps import Service, require_admin
+from .deps import Service, patiently, require_admin
 
 router = APIRouter(tags=["operations"])
 
@@ -13,12 +13,12 @@ router = APIRouter(tags=["operations"])
 async def healthz(service: Service) -> dict:
     """200 when the store answers a read; 503 when it does not. ``unrecorded_decisions``
     counts the clicks this process answered without the store since it started."""
-    service.offer_stats(0)
+    await patiently(service.offer_stats, 0)
     return {"status": "ok", "unrecorded_decisions": service.unrecorded_decisions}
 
 
 @router.post("/admin/reset", summary="Clear all state", dependencies=[Depends(require_admin)])
 async def reset(service: Service) -> dict:
     """Forgets every click and counter. Needs the admin key; start-up never does this."""
-    service.reset()
+    await patiently(service.reset)
     return {"status": "reset"}

@@ -36,10 +36,12 @@ payout) is maximal, learning from the conversions reported back.
 log = logging.getLogger("cpa_bandit")
 
 
-async def maintain_forever(service: BanditService, interval_s: float) -> None:
-    """Sweep expired clicks now and then, off the event loop (a sweep may take a while).
-    Every worker runs one; a sweep only touches clicks still pending, so they never clash."""
-    while True:
+async def maintain_forever(service: BanditService, interval_s: float, stop: asyncio.Event) -> None:
+    """Sweep expired clicks now and then, off the event loop (a sweep may take a while),
+    until ``stop``. Every worker runs one; a sweep only touches clicks still pending, so they
+    never clash. A sweep in progress is finished, never abandoned: its thread would otherwise
+    still be using the store when shutdown closes it."""
+    while not stop.is_set():
         try:
             expired = await asyncio.to_thread(service.maintain)
         except StoreUnavailable as exc:
@@ -47,7 +49,8 @@ async def maintain_forever(service: BanditService, interval_s: float) -> None:
         else:
             if expired:
                 log.info("attribution window passed for %d clicks", expired)
-        await asyncio.sleep(interval_s)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval_s)
 
 
 def create_app(
@@ -74,11 +77,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        maintenance = asyncio.create_task(maintain_forever(service, settings.maintenance_interval_s))
+        stop = asyncio.Event()
+        maintenance = asyncio.create_task(maintain_forever(service, settings.maintenance_interval_s, stop))
         yield
-        maintenance.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await maintenance
+        stop.set()
+        await maintenance
         store.close()
 
     app = FastAPI(title="cpa-bandit", version=__version__, description=DESCRIPTION, lifespan=lifespan)

@@ -7,13 +7,28 @@ pool, a hop that costs more than the whole decision.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 
 from ..config import Settings
+from ..domain import StoreBusy
 from ..keys import KeyRing, Role, is_loopback
 from ..service import BanditService
+
+
+T = TypeVar("T")
+
+
+async def patiently(call: Callable[..., T], *args: object) -> T:
+    """Run a store call on the event loop (the fast path); if another process holds the
+    store's lock, finish it in a worker thread, where it may wait without stalling every
+    other request of this worker (health checks included)."""
+    try:
+        return call(*args)
+    except StoreBusy:
+        return await run_in_threadpool(call, *args)
 
 
 def service_of(request: Request) -> BanditService:

@@ -11,7 +11,7 @@ from ..caps import valid_timezone
 from ..domain import Offer
 from ..ids import MAX_OFFER_ID
 from ..money import MAX_AMOUNT, from_micros, to_micros
-from .deps import require_admin, require_read, service_of
+from .deps import patiently, require_admin, require_read, service_of
 
 router = APIRouter(tags=["offers"])
 
@@ -101,7 +101,7 @@ async def put_offer(request: Request, offer_id: OfferIdPath, body: OfferIn) -> O
     """Creates or replaces the offer's registry entry. Offers need no entry to be served.
     Conversions already counted in the current day and month still count against new caps."""
     service = service_of(request)
-    return OfferOut.of(service.put_offer(body.offer(offer_id)), service.now())
+    return OfferOut.of(await patiently(service.put_offer, body.offer(offer_id)), service.now())
 
 
 @router.get("/offers", response_model=OfferList, summary="The offer registry", dependencies=[Depends(require_read)])

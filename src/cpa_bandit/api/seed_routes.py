@@ -12,7 +12,7 @@ from ..ids import CLICK_ID_PATTERN, MAX_OFFER_ID, click_id_json, parse_offer_ids
 from ..money import MAX_AMOUNT, from_micros, to_micros
 from ..policies import PolicyParams, Sampler
 from ..keys import Role
-from .deps import authorize, require_read, service_of
+from .deps import authorize, patiently, require_read, service_of
 from .query import parse_query, query_parameters
 
 router = APIRouter(tags=["seed"])
@@ -129,7 +129,7 @@ async def sample(request: Request) -> Response:
     again (a retry) gets the same offer and counts nothing twice."""
     authorize(request, Role.traffic)
     query = parse_query(SampleQuery, request, max_offers=request.app.state.settings.max_offers)
-    decision = service_of(request).decide(query.click_id, query.offer_ids, query.policy(), query.source)
+    decision = await patiently(service_of(request).decide, query.click_id, query.offer_ids, query.policy(), query.source)
     if not decision.recorded:  # the store is unreachable: a sound offer, not stored
         return _json({"click_id": click_id_json(query.click_id), "offer_id": decision.offer_id, "recorded": False})
     return _json({"click_id": click_id_json(query.click_id), "offer_id": decision.offer_id})
@@ -150,7 +150,7 @@ async def feedback(request: Request) -> Response:
     changes nothing; another reward for a resolved click is refused with 409."""
     authorize(request, Role.postback)
     query = parse_query(FeedbackQuery, request)
-    outcome = service_of(request).feedback(query.click_id, to_micros(query.reward))
+    outcome = await patiently(service_of(request).feedback, query.click_id, to_micros(query.reward))
     return _json(
         {
             "click_id": click_id_json(query.click_id),
@@ -174,7 +174,7 @@ async def offer_stats(
 ) -> dict:
     """Lifetime counters of an offer (on one traffic source, or all pooled); an offer never
     seen has all-zero stats."""
-    stats = service_of(request).offer_stats(offer_id, source)
+    stats = await patiently(service_of(request).offer_stats, offer_id, source)
     return {
         "offer_id": stats.offer_id,
         "clicks": stats.clicks,

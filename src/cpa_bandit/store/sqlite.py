@@ -10,6 +10,7 @@ the price of an fsync per request.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import threading
@@ -30,7 +31,7 @@ from ..conversions import (
     apply_postback,
     feedback_after_postback,
 )
-from ..domain import Decision, Offer, Outcome, StoreUnavailable, UnknownClick
+from ..domain import Decision, Offer, Outcome, StoreBusy, StoreUnavailable, UnknownClick
 from .base import COUNTER_COLUMNS, NO_SOURCE, ClickRecord, OfferRows
 from .sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -71,6 +72,16 @@ _CONVERSION_COLUMNS = (
 _TOTALS = "reward_micros, conversions, pending_conversions, pending_reward_micros"
 
 
+def _on_event_loop() -> bool:
+    """Whether this thread runs an asyncio event loop: a call there blocks every request of
+    the worker while it waits, so it may wait only briefly for another process's lock."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def _find_decision(db: sqlite3.Connection, click_id: str) -> Decision | None:
     row = db.execute(
         "SELECT offer_id, source, created_at, params, propensity FROM clicks WHERE click_id = ?", (click_id,)
@@ -108,7 +119,14 @@ def _last_id_before(db: sqlite3.Connection, after: int, time: float) -> int:
 
 
 class SQLiteStore:
-    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 10_000):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: str = "NORMAL",
+        busy_timeout_ms: int = 10_000,
+        loop_busy_timeout_ms: int = 50,
+    ):
         self.path = str(path)
         if self.path == ":memory:" or synchronous not in _SYNCHRONOUS:
             # each thread's connection would see its own empty in-memory database
@@ -116,6 +134,7 @@ class SQLiteStore:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._synchronous = synchronous
         self._busy_timeout_ms = busy_timeout_ms
+        self._loop_busy_timeout_ms = loop_busy_timeout_ms
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
@@ -348,7 +367,9 @@ class SQLiteStore:
         db = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            db.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            self._local.on_loop = _on_event_loop()
+            timeout = self._loop_busy_timeout_ms if self._local.on_loop else self._busy_timeout_ms
+            db.execute(f"PRAGMA busy_timeout = {int(timeout)}")
             db.execute("PRAGMA journal_mode = WAL")
             db.execute(f"PRAGMA synchronous = {self._synchronous}")
             self._local.db = db
@@ -362,6 +383,8 @@ class SQLiteStore:
             yield
         except sqlite3.OperationalError as exc:
             # Locked past busy_timeout, disk full, read-only file: the client should retry.
+            if getattr(self._local, "on_loop", False) and "locked" in str(exc):
+                raise StoreBusy(f"store busy: {exc}") from exc
             raise StoreUnavailable(f"store unavailable: {exc}") from exc
 
     @contextmanager
