@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
+from ..keys import Role
 from .deps import Service, patiently, require_admin
+from .responses import error, keyed
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", summary="Liveness and store reachability")
+@router.get(
+    "/healthz", summary="Liveness and store reachability", responses={503: error("The store does not answer.")}
+)
 async def healthz(service: Service) -> dict:
     """200 when the store answers a read; 503 when it does not. ``unrecorded_decisions``
     counts the clicks this process answered without the store since it started."""
@@ -17,7 +21,9 @@ async def healthz(service: Service) -> dict:
     return {"status": "ok", "unrecorded_decisions": service.unrecorded_decisions}
 
 
-@router.post("/admin/reset", summary="Clear all state", dependencies=[Depends(require_admin)])
+@router.post(
+    "/admin/reset", summary="Clear all state", dependencies=[Depends(require_admin)], responses=keyed(Role.admin)
+)
 async def reset(service: Service) -> dict:
     """Forgets every click and counter. Needs the admin key; start-up never does this."""
     await patiently(service.reset)

@@ -11,7 +11,9 @@ from ..caps import valid_timezone
 from ..domain import Offer
 from ..ids import MAX_OFFER_ID
 from ..money import MAX_AMOUNT, from_micros, to_micros
+from ..keys import Role
 from .deps import patiently, require_admin, require_read, service_of
+from .responses import error, keyed
 
 router = APIRouter(tags=["offers"])
 
@@ -96,6 +98,7 @@ class OfferList(BaseModel):
     response_model=OfferOut,
     summary="Declare an offer (admin)",
     dependencies=[Depends(require_admin)],
+    responses={**keyed(Role.admin), 400: error("The body is not JSON.")},
 )
 async def put_offer(request: Request, offer_id: OfferIdPath, body: OfferIn) -> OfferOut:
     """Creates or replaces the offer's registry entry. Offers need no entry to be served.
@@ -104,14 +107,24 @@ async def put_offer(request: Request, offer_id: OfferIdPath, body: OfferIn) -> O
     return OfferOut.of(await patiently(service.put_offer, body.offer(offer_id)), service.now())
 
 
-@router.get("/offers", response_model=OfferList, summary="The offer registry", dependencies=[Depends(require_read)])
+@router.get(
+    "/offers",
+    response_model=OfferList,
+    summary="The offer registry",
+    dependencies=[Depends(require_read)],
+    responses=keyed(Role.read),
+)
 async def list_offers(request: Request) -> OfferList:
     service = service_of(request)
     return OfferList(offers=[OfferOut.of(offer, service.now()) for offer in service.offers()])
 
 
 @router.get(
-    "/offers/{offer_id}", response_model=OfferOut, summary="One registry entry", dependencies=[Depends(require_read)]
+    "/offers/{offer_id}",
+    response_model=OfferOut,
+    summary="One registry entry",
+    dependencies=[Depends(require_read)],
+    responses={**keyed(Role.read), 404: error("The offer is not in the registry.")},
 )
 async def get_offer(request: Request, offer_id: OfferIdPath) -> OfferOut:
     service = service_of(request)

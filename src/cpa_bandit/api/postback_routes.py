@@ -15,6 +15,7 @@ from ..money import from_micros
 from ..keys import Role
 from ..postbacks import DEFAULT_ALIASES, PostbackFormat, parse_postback, token_matches
 from .deps import authorize, require_read, service_of
+from .responses import Refusal, error, keyed
 
 router = APIRouter(tags=["postbacks"])
 
@@ -103,6 +104,17 @@ The same postback again answers 200 with `duplicate: true` and changes nothing. 
 4xx with a `reason` (counted in `GET /postbacks/stats`): `bad_token` 403, `unknown_click` 404,
 `disallowed_move` and `multiple_conversions` 409, malformed values 422."""
 
+REFUSALS = {
+    401: error("A key was sent but is unknown (`reason`: unauthorized).", Refusal),
+    403: error("No valid token nor postback key (`bad_token`, `unauthorized`).", Refusal),
+    404: error("Unknown click id (`unknown_click`).", Refusal),
+    409: error("A status move the lifecycle forbids, or a second conversion on a one-conversion offer.", Refusal),
+    413: error("A form over 16 KiB (`bad_form`).", Refusal),
+    415: error("A POST body that is not a form (`bad_form`).", Refusal),
+    422: error("A malformed postback: macro, click id, payout, status, currency (`reason` says which).", Refusal),
+    503: error("The store cannot take it now: retry."),
+}
+
 for path in PATHS:
     for method in ("GET", "POST"):
         router.add_api_route(
@@ -113,6 +125,7 @@ for path in PATHS:
             summary=f"Conversion postback (S2S, {'query string' if method == 'GET' else 'form'})",
             include_in_schema=path == PATHS[0],
             operation_id=f"postback_{method.lower()}",
+            responses=REFUSALS,
         )
 
 
@@ -121,6 +134,7 @@ for path in PATHS:
     response_model=PostbackCounts,
     summary="Postbacks by outcome",
     dependencies=[Depends(require_read)],
+    responses=keyed(Role.read),
 )
 def postback_counts(request: Request) -> PostbackCounts:
     """How many postbacks were applied, duplicates, and refused by reason, since the last
@@ -162,6 +176,7 @@ class ClickOut(BaseModel):
     response_model=ClickOut,
     summary="One click and its conversions",
     dependencies=[Depends(require_read)],
+    responses={**keyed(Role.read), 404: error("No decision was recorded for this click id.")},
 )
 def click(request: Request, click_id: Annotated[str, Path(pattern=CLICK_ID_PATTERN)]) -> ClickOut:
     """The decision and every conversion reported for a click: where to look when a tracker

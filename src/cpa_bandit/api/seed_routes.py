@@ -14,6 +14,11 @@ from ..policies import PolicyParams, Sampler
 from ..keys import Role
 from .deps import authorize, patiently, require_read, service_of
 from .query import parse_query, query_parameters
+from .responses import INVALID_QUERY, error, keyed
+
+MAX_PARAMETER = 1e6
+"""Policy parameters beyond this mean nothing more (a prior of a million clicks, a UCB width
+that swamps any rate) and would overflow the arithmetic."""
 
 router = APIRouter(tags=["seed"])
 """Served through FastAPI."""
@@ -52,12 +57,16 @@ class SampleQuery(BaseModel):
         Field(description="Comma-separated eligible offer ids (integers, at most `max_offers`).", examples=["1,2,3"]),
     ]
     sampler: Annotated[Literal["ucb", "thompson"], Field(description="`ucb` or `thompson`.")] = "ucb"
-    ucb_c: Annotated[float, Field(ge=0, allow_inf_nan=False, description="UCB exploration scale; 0 = greedy.")] = 1.0
+    ucb_c: Annotated[
+        float, Field(ge=0, le=MAX_PARAMETER, allow_inf_nan=False, description="UCB exploration scale; 0 = greedy.")
+    ] = 1.0
     thompson_a: Annotated[
-        float, Field(gt=0, allow_inf_nan=False, description="Thompson's Beta prior: pseudo-conversions.")
+        float,
+        Field(gt=0, le=MAX_PARAMETER, allow_inf_nan=False, description="Thompson's Beta prior: pseudo-conversions."),
     ] = 1.0
     thompson_b: Annotated[
-        float, Field(gt=0, allow_inf_nan=False, description="Thompson's Beta prior: pseudo-non-conversions.")
+        float,
+        Field(gt=0, le=MAX_PARAMETER, allow_inf_nan=False, description="Thompson's Beta prior: pseudo-non-conversions."),
     ] = 1.0
     source: Annotated[
         str | None,
@@ -104,8 +113,11 @@ class StatsResponse(BaseModel):
     rpc: float = Field(description="reward / clicks (0 without clicks).", examples=[0.25])
 
 
-class ErrorResponse(BaseModel):
+class FeedbackConflict(BaseModel):
     detail: str
+    offer_id: int
+    reward: float | None = Field(None, description="The stored reward (absent while postbacks decide the click).")
+    is_conversion: bool | None = None
 
 
 def _json(content: dict) -> Response:
@@ -118,10 +130,11 @@ def _json(content: dict) -> Response:
     summary="Choose the offer for a click",
     openapi_extra=query_parameters(SampleQuery),
     responses={
-        409: {
-            "model": ErrorResponse,
-            "description": "Click id already decided with an offer not listed now, or every listed offer is paused.",
-        }
+        **INVALID_QUERY,
+        **keyed(Role.traffic),
+        409: error(
+            "Click id already decided with an offer not listed now, or every listed offer is paused or capped."
+        ),
     },
 )
 async def sample(request: Request) -> Response:
@@ -141,8 +154,14 @@ async def sample(request: Request) -> Response:
     summary="Report the outcome of a click",
     openapi_extra=query_parameters(FeedbackQuery),
     responses={
-        404: {"model": ErrorResponse, "description": "Unknown click id."},
-        409: {"description": "The click was already resolved with another reward; the stored outcome is returned."},
+        **INVALID_QUERY,
+        **keyed(Role.postback),
+        404: error("Unknown click id."),
+        409: error(
+            "The click was already resolved with another reward (the stored outcome is returned), or postbacks"
+            " decide its outcome.",
+            FeedbackConflict,
+        ),
     },
 )
 async def feedback(request: Request) -> Response:
@@ -166,6 +185,7 @@ async def feedback(request: Request) -> Response:
     response_model=StatsResponse,
     summary="Counters of one offer",
     dependencies=[Depends(require_read)],
+    responses=keyed(Role.read),
 )
 async def offer_stats(
     request: Request,

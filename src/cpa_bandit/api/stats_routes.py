@@ -11,7 +11,9 @@ from pydantic import BaseModel, Field
 from ..ids import InvalidId, parse_offer_ids
 from ..money import from_micros
 from ..service import OfferReport
+from ..keys import Role
 from .deps import require_read, service_of
+from .responses import keyed
 from .query import invalid_query
 from .seed_routes import SourceQuery
 
@@ -73,6 +75,7 @@ def _row(report: OfferReport) -> OfferStatsRow:
     response_model=StatsPage,
     summary="Every offer, with the model's view of it",
     dependencies=[Depends(require_read)],
+    responses=keyed(Role.read),
 )
 async def stats(
     request: Request,
