@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STORE  ?= sqlite:///data/cpa-bandit.db
 
-.PHONY: run test bench install redis-server clean
+.PHONY: run test bench soak install redis-server clean
 
 install: $(VENV)/.installed
 
@@ -35,6 +35,11 @@ redis-server:
 
 bench: install redis-server
 	$(BIN)/python bench/run.py
+
+# A few minutes of mixed load on a loopback server (bench/soak.py --help); writes its
+# section of bench/RESULTS.md, which `make bench` keeps.
+soak: install redis-server
+	$(BIN)/python bench/soak.py --output-md bench/RESULTS.md
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -17,10 +17,11 @@ wrk (``-c16 -t2 --latency``) on loopback, each measured run preceded by a short 
 
 The real server is ``cpa-bandit serve --workers 1`` on a SQLite file in a temporary
 directory, or on one redis-server (loopback, nothing persisted) started for the run with a
-fresh key prefix per Redis scenario. Results go to bench/RESULTS.md and stdout; a run
-(warm-up included) with any non-2xx response or socket error is flagged there and makes the
-exit status 1, and so does a store whose click count shows that click ids were reused, that
-requests were lost, or that answered decisions were not recorded.
+fresh key prefix per Redis scenario. Results go to bench/RESULTS.md (keeping the soak
+section that bench/soak.py writes there) and stdout; a run (warm-up included) with any
+non-2xx response or socket error is flagged there and makes the exit status 1, and so
+does a store whose click count shows that click ids were reused, that requests were lost,
+or that answered decisions were not recorded.
 
     make bench                      # or: .venv/bin/python bench/run.py --duration 10
 """
@@ -755,6 +756,14 @@ best of {policy_cost.REPEATS} repeats; the baseline is one uniform draw per offe
 """
 
 
+def kept_soak_section(path: Path) -> str:
+    """The soak section (bench/soak.py) of the report being replaced, markers included: a
+    rerun of this benchmark keeps it."""
+    old = path.read_text() if path.exists() else ""
+    found = re.search(r"<!-- soak:begin -->.*?<!-- soak:end -->\n?", old, re.S)
+    return "\n" + found.group(0) if found else ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     started = dt.datetime.now(dt.timezone.utc)
@@ -764,7 +773,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("measuring memory per pending click (Redis) ...", file=sys.stderr)
         memory = redis_memory.measure(redis_url)
     policies = policy_cost.table(policy_cost.measure())
-    args.output.write_text(report(rows, checks, memory, policies, args, bench.wrk, started))
+    soak = kept_soak_section(args.output)
+    args.output.write_text(report(rows, checks, memory, policies, args, bench.wrk, started) + soak)
     check_lines = "\n".join(f"Check: {text}." for text, _ in checks)
     print(f"{table(rows)}\n\n{check_lines}\n\n{redis_memory.table(memory)}\n\n{policies}")
     print(f"\nwrote {args.output}", file=sys.stderr)
