@@ -16,8 +16,9 @@ class Decision:
     params: dict[str, float | str] = field(default_factory=dict)
     propensity: float | None = None
     recorded: bool = True
-    """False for a decision made while the store was unreachable: answered from the last
-    known statistics, not stored, so its click will not take feedback."""
+    """False for a decision made while the store was unreachable, answered from the last
+    known statistics, whose storage is not confirmed: usually not stored (its feedback is
+    then refused), but a write whose reply timed out may have landed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,7 +93,7 @@ class SampleResponse(BaseModel):
     recorded: bool | None = Field(
         None,
         description="Only present, as false, when the store was unreachable: the offer was chosen from the"
-        " last known statistics and the click was not stored (its feedback will be refused).",
+        " last known statistics and storing the click is not confirmed (its feedback is likely refused).",
     )
 
 
