@@ -48,8 +48,9 @@ Service = Annotated[BanditService, Depends(get_service)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
-TEST_CLIENT = "testclient"
-"""The client address of Starlette's TestClient, which runs in process: loopback too."""
+LOCAL_CLIENTS = frozenset({"127.0.0.1", "::1", "testclient"})
+"""The usual loopback client addresses, checked before parsing one (``testclient``:
+Starlette's TestClient, which runs in process)."""
 
 
 def authorize(request: Request, role: Role) -> None:
@@ -76,7 +77,7 @@ def authorize(request: Request, role: Role) -> None:
     if role is Role.admin:
         raise HTTPException(403, "admin routes are disabled: no admin key is configured (CPA_BANDIT_KEYS or CPA_BANDIT_ADMIN_KEY)")
     client = request.client.host if request.client else None
-    if client != TEST_CLIENT and not is_loopback(client):
+    if client not in LOCAL_CLIENTS and not is_loopback(client):
         raise HTTPException(403, f"no {role} key is configured: this route serves loopback clients only")
 
 
