@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,8 +16,9 @@ from pathlib import Path
 
 import redis
 
+from loopback import HOST, free_port, stop
+
 ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
 START_TIMEOUT_S = 20.0
 
 
@@ -37,17 +37,11 @@ def ensure_redis_server() -> str:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def redis_server(workdir: Path) -> Iterator[str]:
     """A fresh redis-server until the block ends; yields its URL once it answers PING."""
     binary = ensure_redis_server()
-    port = _free_port()
+    port = free_port()
     directory = workdir / f"redis-{port}"
     directory.mkdir(parents=True)
     log_path = directory / "redis.log"
@@ -71,9 +65,4 @@ def redis_server(workdir: Path) -> Iterator[str]:
         client.close()
         yield f"redis://{HOST}:{port}/0"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)

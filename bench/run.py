@@ -39,7 +39,6 @@ import platform
 import re
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -53,11 +52,11 @@ from pathlib import Path
 import redis
 
 import policy_cost  # bench/ is on sys.path when run as a script
+from loopback import HOST, fetch, free_port, stop
 import redis_memory
 from redis_server import redis_server
 
 BENCH = Path(__file__).resolve().parent
-HOST = "127.0.0.1"  # loopback only: nothing here is meant to be reachable from outside
 OFFER_COUNTS = (20, 200, 1000)
 CONVERSION_EVERY = 20  # every 20th feedback reports a conversion, the rest reward=0
 UVICORN_FLAGS = ["--workers", "1", "--no-access-log", "--log-level", "warning"]
@@ -156,24 +155,6 @@ def wrk_share(args: argparse.Namespace, processes: int) -> tuple[int, int]:
     return max(threads, args.connections // processes), threads
 
 
-def free_port() -> int:
-    """A port the kernel just found free; the tiny race until the server binds it is accepted."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def fetch(port: int, method: str, path: str) -> tuple[int, bytes]:
-    """One request without following redirects, so that a 3xx is seen as such."""
-    conn = http.client.HTTPConnection(HOST, port, timeout=5)
-    try:
-        conn.request(method, path)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
 @contextlib.contextmanager
 def server(
     name: str, command: list[str], port: int, health_path: str, workdir: Path, settings: dict[str, str] | None = None
@@ -201,12 +182,7 @@ def server(
             time.sleep(0.1)
         yield proc.pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def cpu_seconds(pid: int) -> float:

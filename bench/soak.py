@@ -65,7 +65,6 @@ import random
 import re
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -79,9 +78,10 @@ from urllib.parse import urlencode
 
 import numpy as np
 
+from loopback import HOST, fetch, free_port
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-HOST = "127.0.0.1"  # loopback only
 OFFERS = list(range(501, 521))  # 20 offers
 OFFER_IDS = ",".join(map(str, OFFERS))
 SOURCES = ("fb-12", "gg-7", "tt-3")
@@ -148,12 +148,6 @@ def money(m: int) -> str:
 
 
 # --- the server and its processes -----------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def _children(pid: int) -> list[int]:
@@ -244,7 +238,7 @@ class Server:
                 self.stop()
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log_text()[-3000:]}")
             with contextlib.suppress(OSError, http.client.HTTPException):
-                if request(self.port, "GET", "/healthz")[0] == 200 and self._workers_ready():
+                if fetch(self.port, "GET", "/healthz", REQUEST_TIMEOUT_S)[0] == 200 and self._workers_ready():
                     return
             time.sleep(0.1)
         self.stop()
@@ -294,16 +288,6 @@ class Server:
             return self.log_path.read_text(errors="replace")
         except FileNotFoundError:
             return ""
-
-
-def request(port: int, method: str, path: str) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT_S)
-    try:
-        conn.request(method, path)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
 
 
 # --- the clients -----------------------------------------------------------------------------
