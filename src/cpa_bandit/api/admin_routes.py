@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from ..keys import Role
-from .deps import Service, patiently, require_admin
-from .responses import error, keyed
+from .deps import Service, guarded, patiently
+from .responses import error
 
 router = APIRouter(tags=["operations"])
 
@@ -21,9 +21,7 @@ async def healthz(service: Service) -> dict:
     return {"status": "ok", "unrecorded_decisions": service.unrecorded_decisions}
 
 
-@router.post(
-    "/admin/reset", summary="Clear all state", dependencies=[Depends(require_admin)], responses=keyed(Role.admin)
-)
+@router.post("/admin/reset", summary="Clear all state", **guarded(Role.admin))
 async def reset(service: Service) -> dict:
     """Forgets every click and counter. Needs the admin key; start-up never does this."""
     await patiently(service.reset)

@@ -7,7 +7,7 @@ pool, a hop that costs more than the whole decision.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
@@ -16,6 +16,7 @@ from ..config import Settings
 from ..domain import StoreBusy
 from ..keys import KeyRing, Role, is_loopback
 from ..service import BanditService
+from .responses import keyed
 
 
 T = TypeVar("T")
@@ -94,5 +95,7 @@ def require(role: Role) -> Callable[[Request], Awaitable[None]]:
     return dependency
 
 
-require_admin = require(Role.admin)
-require_read = require(Role.read)
+def guarded(role: Role, responses: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Route arguments for a route that needs ``role``: the check, and the 401 and 403 it
+    may answer declared beside the route's own ``responses``."""
+    return {"dependencies": [Depends(require(role))], "responses": {**keyed(role), **(responses or {})}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..caps import valid_timezone
@@ -12,8 +12,8 @@ from ..domain import Offer
 from ..ids import MAX_OFFER_ID
 from ..money import MAX_AMOUNT, from_micros, to_micros
 from ..keys import Role
-from .deps import patiently, require_admin, require_read, service_of
-from .responses import error, keyed
+from .deps import guarded, patiently, service_of
+from .responses import error
 
 router = APIRouter(tags=["offers"])
 
@@ -97,8 +97,7 @@ class OfferList(BaseModel):
     "/offers/{offer_id}",
     response_model=OfferOut,
     summary="Declare an offer (admin)",
-    dependencies=[Depends(require_admin)],
-    responses={**keyed(Role.admin), 400: error("The body is not JSON.")},
+    **guarded(Role.admin, {400: error("The body is not JSON.")}),
 )
 async def put_offer(request: Request, offer_id: OfferIdPath, body: OfferIn) -> OfferOut:
     """Creates or replaces the offer's registry entry. Offers need no entry to be served.
@@ -111,8 +110,7 @@ async def put_offer(request: Request, offer_id: OfferIdPath, body: OfferIn) -> O
     "/offers",
     response_model=OfferList,
     summary="The offer registry",
-    dependencies=[Depends(require_read)],
-    responses=keyed(Role.read),
+    **guarded(Role.read),
 )
 async def list_offers(request: Request) -> OfferList:
     service = service_of(request)
@@ -123,8 +121,7 @@ async def list_offers(request: Request) -> OfferList:
     "/offers/{offer_id}",
     response_model=OfferOut,
     summary="One registry entry",
-    dependencies=[Depends(require_read)],
-    responses={**keyed(Role.read), 404: error("The offer is not in the registry.")},
+    **guarded(Role.read, {404: error("The offer is not in the registry.")}),
 )
 async def get_offer(request: Request, offer_id: OfferIdPath) -> OfferOut:
     service = service_of(request)

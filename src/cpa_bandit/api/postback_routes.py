@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -14,8 +14,8 @@ from ..ids import CLICK_ID_PATTERN, click_id_json
 from ..money import from_micros
 from ..keys import Role
 from ..postbacks import DEFAULT_ALIASES, PostbackFormat, parse_postback, token_matches
-from .deps import authorize, require_read, service_of
-from .responses import Refusal, error, keyed
+from .deps import authorize, guarded, service_of
+from .responses import Refusal, error
 
 router = APIRouter(tags=["postbacks"])
 
@@ -133,8 +133,7 @@ for path in PATHS:
     "/postbacks/stats",
     response_model=PostbackCounts,
     summary="Postbacks by outcome",
-    dependencies=[Depends(require_read)],
-    responses=keyed(Role.read),
+    **guarded(Role.read),
 )
 def postback_counts(request: Request) -> PostbackCounts:
     """How many postbacks were applied, duplicates, and refused by reason, since the last
@@ -175,8 +174,7 @@ class ClickOut(BaseModel):
     "/clicks/{click_id}",
     response_model=ClickOut,
     summary="One click and its conversions",
-    dependencies=[Depends(require_read)],
-    responses={**keyed(Role.read), 404: error("No decision was recorded for this click id.")},
+    **guarded(Role.read, {404: error("No decision was recorded for this click id.")}),
 )
 def click(request: Request, click_id: Annotated[str, Path(pattern=CLICK_ID_PATTERN)]) -> ClickOut:
     """The decision and every conversion reported for a click: where to look when a tracker

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationInfo
 
 from ..ids import CLICK_ID_PATTERN, MAX_OFFER_ID, click_id_json, parse_offer_ids
 from ..money import MAX_AMOUNT, from_micros, to_micros
 from ..policies import PolicyParams, Sampler
 from ..keys import Role
-from .deps import authorize, patiently, require_read, service_of
+from .deps import authorize, guarded, patiently, service_of
 from .query import parse_query, query_parameters
 from .responses import INVALID_QUERY, error, keyed
 
@@ -184,8 +184,7 @@ async def feedback(request: Request) -> Response:
     "/offer_ids/{offer_id}/stats/",
     response_model=StatsResponse,
     summary="Counters of one offer",
-    dependencies=[Depends(require_read)],
-    responses=keyed(Role.read),
+    **guarded(Role.read),
 )
 async def offer_stats(
     request: Request,

@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from ..ids import InvalidId, parse_offer_ids
 from ..money import from_micros
 from ..service import OfferReport
 from ..keys import Role
-from .deps import require_read, service_of
-from .responses import keyed
+from .deps import guarded, service_of
 from .query import invalid_query
 from .seed_routes import SourceQuery
 
@@ -74,8 +73,7 @@ def _row(report: OfferReport) -> OfferStatsRow:
     "/stats/",
     response_model=StatsPage,
     summary="Every offer, with the model's view of it",
-    dependencies=[Depends(require_read)],
-    responses=keyed(Role.read),
+    **guarded(Role.read),
 )
 async def stats(
     request: Request,
