@@ -188,7 +188,7 @@ def test_rpc_posterior_interval_combines_rate_and_payout_uncertainty() -> None:
 
     n, k = 10_000.0, 200.0
     s = stats([n], [n], [k], [10.0 * k])
-    mean, low, high = rpc_posterior(s, np.random.default_rng(4), draws=200_000)
+    mean, low, high, _ = rpc_posterior(s, np.random.default_rng(4), draws=200_000)
     rate = (1 + k) / (2 + n)
     assert mean[0] == pytest.approx(rate * (10.0 + 10.0 * k) / (1 + k))
     cv_rate = np.sqrt((1 - rate) / (rate * (n + 3)))

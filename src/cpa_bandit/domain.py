@@ -2,7 +2,30 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """The statistics a policy chose from, one entry per offer it could choose: logged with
+    the decision so that another policy can later be asked what it would have done with
+    the same evidence (offline evaluation). Counts may be fractional (pseudo-counts of the
+    source prior); ``reward`` is in currency units; ``payout`` the declared payout or None."""
+
+    offers: tuple[int, ...]
+    clicks: tuple[float, ...]
+    resolved: tuple[float, ...]
+    conversions: tuple[float, ...]
+    reward: tuple[float, ...]
+    payout: tuple[float | None, ...]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Evidence:
+        return cls(**{name: tuple(values) for name, values in json.loads(text).items()})
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +38,8 @@ class Decision:
     created_at: float
     params: dict[str, float | str] = field(default_factory=dict)
     propensity: float | None = None
+    evidence: Evidence | None = None
+    """What the policy decided on; kept in the decision log while its retention lasts."""
     recorded: bool = True
     """False for a decision made while the store was unreachable, answered from the last
     known statistics, whose storage is not confirmed: usually not stored (its feedback is

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import NoReturn
 
 import numpy as np
 
 from .conversions import Postback, PostbackResult
+from .decision_log import LogRow
 from .domain import (
     ConflictingDecision,
     ConflictingFeedback,
     Decision,
+    Evidence,
     NoEligibleOffer,
     Offer,
     OfferCounters,
@@ -30,7 +33,7 @@ from .policies import ArmStats, PolicyParams, select
 from .policies.sources import shrink_to_pool
 from .policies.thompson import rpc_posterior
 from .store import Store
-from .store.base import ClickRecord, OfferRows
+from .store.base import HOUR, ClickRecord, HourCounts, OfferRows
 
 Clock = Callable[[], float]
 
@@ -38,7 +41,8 @@ RECENT_DECISIONS = 1_000
 """How many of the latest decisions the "share of recent decisions" is taken over."""
 
 EXPIRY_BATCH = 10_000
-"""Most clicks one maintenance pass expires per transaction, to keep transactions short."""
+"""Most clicks one maintenance pass expires (or drops from the log) per transaction, to
+keep transactions short."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,16 @@ class DecisionPath:
     store_retry_s: float = 1.0
     """After the store failed a decision, decide from the last known statistics for this long
     before trying the store again, so that a dead store does not cost every click a timeout."""
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long history is kept (setting ``CPA_BANDIT_DECISION_LOG_DAYS``)."""
+
+    decision_log_s: float = 30 * 86_400.0
+    """Decisions stay in the decision log this long; 0 = no decision log."""
+    hours_s: float = 35 * 86_400.0
+    """Hourly counters (the dashboard's charts) stay this long."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,13 +102,15 @@ class OfferStats:
 @dataclass(frozen=True, slots=True)
 class OfferReport:
     """An offer as the operator sees it in ``/stats/``: counters, what the model believes
-    (posterior mean and 90 % interval of revenue per click) and where traffic goes."""
+    (posterior mean and 90 % interval of revenue per click, probability of being the best
+    of the offers reported) and where traffic goes."""
 
     counters: OfferCounters
     offer: Offer | None
     rpc_mean: float
     rpc_low: float
     rpc_high: float
+    p_best: float
     recent_share: float
 
     @property
@@ -118,6 +134,23 @@ def _nothing_to_choose(offer_ids: Sequence[int], rows: OfferRows, now: float) ->
     )
 
 
+def _evidence(offer_ids: list[int], arms: ArmStats) -> Evidence:
+    """The statistics a decision was made on, in the log's compact form."""
+
+    def numbers(values: np.ndarray) -> tuple[float, ...]:
+        return tuple(int(v) if v.is_integer() else round(float(v), 6) for v in values)
+
+    declared = arms.declared_payout
+    return Evidence(
+        offers=tuple(offer_ids),
+        clicks=numbers(arms.clicks),
+        resolved=numbers(arms.resolved),
+        conversions=numbers(arms.conversions),
+        reward=numbers(arms.reward),
+        payout=(None,) * len(arms) if declared is None else tuple(None if np.isnan(p) else float(p) for p in declared),
+    )
+
+
 def _arms(matrix: np.ndarray, declared_payout: np.ndarray | None) -> ArmStats:
     """Learning statistics from counter rows: expired clicks count as resolved non-conversions."""
     clicks, resolved, conversions, reward_micros, expired, *_pending = np.array(matrix.T, dtype=np.float64, order="C")
@@ -132,12 +165,14 @@ class BanditService:
         clock: Clock = time.time,
         learning: Learning = Learning(),
         decision_path: DecisionPath = DecisionPath(),
+        retention: Retention = Retention(),
     ) -> None:
         self.store = store
         self._rng = rng
         self._clock = clock
         self._learning = learning
         self._path = decision_path
+        self._retention = retention
         self._cache = OfferCache()
         self._store_down_until = 0.0
         self.unrecorded_decisions = 0
@@ -155,7 +190,7 @@ class BanditService:
         rows, reachable = self._rows_for_decision(offer_ids, source)
         arms = self._learning_stats(rows, source)
         now = self._clock()
-        active = None
+        active = np.arange(len(offer_ids))
         resting = rows.paused | (rows.capped_until > now)
         if resting.any():
             active = np.flatnonzero(~resting)
@@ -169,11 +204,12 @@ class BanditService:
         choice = select(arms, params, self._rng)
         decision = Decision(
             click_id=click_id,
-            offer_id=offer_ids[choice.index if active is None else active[choice.index]],
+            offer_id=offer_ids[active[choice.index]],
             source=source,
             created_at=now,
             params=params.as_dict(),
             propensity=choice.propensity,
+            evidence=_evidence([offer_ids[i] for i in active], arms) if self._retention.decision_log_s > 0 else None,
         )
         if not reachable:
             return self._unrecorded(decision)
@@ -263,13 +299,50 @@ class BanditService:
     def maintain(self) -> int:
         """Expire the clicks whose attribution window passed without feedback: learning then
         counts them as non-conversions (late feedback still resolves them). Returns how many."""
-        cutoff = self._clock() - self._learning.attribution_window_s
+        now = self._clock()
+        cutoff = now - self._learning.attribution_window_s
         expired = 0
         while (batch := self.store.expire_clicks(cutoff, EXPIRY_BATCH)) > 0:
             expired += batch
             if batch < EXPIRY_BATCH:
                 break
+        log_before, hours_before = now - self._retention.decision_log_s, now - self._retention.hours_s
+        while self.store.trim_history(log_before, hours_before, EXPIRY_BATCH) == EXPIRY_BATCH:
+            pass
         return expired
+
+    # --- history -----------------------------------------------------------------------
+
+    def decision_log(self, since: float = -math.inf, until: float = math.inf) -> Iterator[LogRow]:
+        """The logged decisions made in [since, until), in order, with their outcomes so
+        far: approved revenue, 0 once the attribution window passed without any, None while
+        pending. ``action`` indexes the offer among all known offers (Open Bandit
+        Pipeline's integer actions)."""
+        actions = {offer_id: i for i, offer_id in enumerate(self.store.known_offer_ids())}
+        for n, logged in enumerate(self.store.decision_log(since, until)):
+            decision, reward = logged.decision, logged.totals.reward_micros
+            assert decision.evidence is not None, "the log holds decisions with their evidence"
+            yield LogRow(
+                round=n,
+                timestamp=decision.created_at,
+                click_id=decision.click_id,
+                source=decision.source or "",
+                params=decision.params,
+                offer_id=decision.offer_id,
+                action=actions[decision.offer_id],
+                pscore=decision.propensity if decision.propensity is not None else math.nan,
+                reward=from_micros(reward) if reward is not None else 0.0 if logged.expired else None,
+                evidence=decision.evidence,
+            )
+
+    def timeline(self, hours: int = 24) -> list[HourCounts]:
+        """Each offer's clicks, conversions and revenue per hour over the last ``hours``
+        hours (this one included), by the hour of the click."""
+        until = (self._clock() // HOUR + 1) * HOUR
+        return self.store.hourly(until - hours * HOUR, until)
+
+    def sources(self) -> list[str]:
+        return self.store.known_sources()
 
     # --- reports -----------------------------------------------------------------------
 
@@ -284,7 +357,7 @@ class BanditService:
         rows = self.store.read_offers(ids, source)
         counters = rows.seen_from(source)
         # the same model as Thompson's with its default prior; a fixed seed keeps reports stable
-        mean, low, high = rpc_posterior(self._learning_stats(rows, source), np.random.default_rng(0))
+        mean, low, high, best = rpc_posterior(self._learning_stats(rows, source), np.random.default_rng(0))
         offers = {offer.offer_id: offer for offer in self.store.get_offers(ids)}
         recent = self.store.recent_choices(RECENT_DECISIONS)
         recent_total = sum(recent.values())
@@ -295,6 +368,7 @@ class BanditService:
                 rpc_mean=float(mean[i]),
                 rpc_low=float(low[i]),
                 rpc_high=float(high[i]),
+                p_best=float(best[i]),
                 recent_share=recent.get(offer_id, 0) / recent_total if recent_total else 0.0,
             )
             for i, offer_id in enumerate(ids)

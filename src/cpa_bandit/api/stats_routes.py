@@ -37,6 +37,9 @@ class OfferStatsRow(BaseModel):
     rpc_mean: float = Field(description="Posterior mean of revenue per click.")
     rpc_low: float = Field(description="5 % posterior quantile of revenue per click.")
     rpc_high: float = Field(description="95 % posterior quantile of revenue per click.")
+    p_best: float = Field(
+        description="Posterior probability that this offer has the highest revenue per click of the offers listed."
+    )
     recent_share: float = Field(description="Share of the latest 1,000 decisions that chose this offer.")
 
 
@@ -65,6 +68,7 @@ def _row(report: OfferReport) -> OfferStatsRow:
         rpc_mean=report.rpc_mean,
         rpc_low=report.rpc_low,
         rpc_high=report.rpc_high,
+        p_best=report.p_best,
         recent_share=report.recent_share,
     )
 

@@ -11,11 +11,12 @@ from enum import Enum
 import numpy as np
 
 from .arms import ArmStats
+from .probabilities import thompson_probabilities, ucb_probabilities
 from .thompson import thompson_scores
 from .ties import argmax_random
 from .ucb import ucb_scores
 
-__all__ = ["ArmStats", "Choice", "PolicyParams", "Sampler", "argmax_random", "select"]
+__all__ = ["ArmStats", "Choice", "PolicyParams", "Sampler", "argmax_random", "choice_probabilities", "select"]
 
 
 class Sampler(str, Enum):
@@ -40,11 +41,11 @@ class PolicyParams:
 
 @dataclass(frozen=True, slots=True)
 class Choice:
-    """The index of the chosen offer and, where it is known in closed form, the
-    probability with which the policy chose it (UCB: 1 / number of tied leaders)."""
+    """The index of the chosen offer and the probability with which the policy chose it
+    (``probabilities``: exact for UCB, within 0.008 for Thompson)."""
 
     index: int
-    propensity: float | None
+    propensity: float
 
 
 def select(stats: ArmStats, params: PolicyParams, rng: np.random.Generator) -> Choice:
@@ -54,4 +55,14 @@ def select(stats: ArmStats, params: PolicyParams, rng: np.random.Generator) -> C
     else:
         scores = thompson_scores(stats, params.thompson_a, params.thompson_b, rng)
     index, tied = argmax_random(scores, rng)
-    return Choice(index=index, propensity=1.0 / tied if params.sampler is Sampler.ucb else None)
+    if params.sampler is Sampler.ucb:
+        return Choice(index=index, propensity=1.0 / tied)
+    propensity = thompson_probabilities(stats, params.thompson_a, params.thompson_b, arms=np.array([index]))[index]
+    return Choice(index=index, propensity=float(propensity))
+
+
+def choice_probabilities(stats: ArmStats, params: PolicyParams) -> np.ndarray:
+    """The probability of each offer being chosen by ``select`` on these statistics."""
+    if params.sampler is Sampler.ucb:
+        return ucb_probabilities(stats, params.ucb_c)
+    return thompson_probabilities(stats, params.thompson_a, params.thompson_b)

@@ -19,14 +19,14 @@ from .arms import ArmStats
 from .payout import mean_payout, prior_payout, sample_payout
 
 
-def _rate_posterior(stats: ArmStats, a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+def rate_posterior(stats: ArmStats, a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
     """Beta parameters of each offer's conversion rate."""
     return a + stats.conversions, b + np.maximum(stats.resolved - stats.conversions, 0.0)
 
 
 def thompson_scores(stats: ArmStats, a: float, b: float, rng: np.random.Generator) -> np.ndarray:
     """One posterior draw of rpc per offer."""
-    alpha, beta = _rate_posterior(stats, a, b)
+    alpha, beta = rate_posterior(stats, a, b)
     return rng.beta(alpha, beta) * mean_payout(stats, prior_payout(stats))
 
 
@@ -37,13 +37,15 @@ page over very many offers stays bounded in time and memory."""
 
 def rpc_posterior(
     stats: ArmStats, rng: np.random.Generator, a: float = 1.0, b: float = 1.0, draws: int = 2_000
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Posterior mean and 90 % interval of each offer's revenue per click: the model
-    Thompson samples from, summarised for the operators who read the stats. Past 1,000
-    offers each gets fewer draws (at least 100)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Posterior mean and 90 % interval of each offer's revenue per click, and the
+    probability that it is the best of these offers: the model Thompson samples from,
+    summarised for the operators who read the stats. Past 1,000 offers each gets fewer
+    draws (at least 100)."""
     draws = max(100, min(draws, POSTERIOR_SAMPLES // max(len(stats), 1)))
-    alpha, beta = _rate_posterior(stats, a, b)
+    alpha, beta = rate_posterior(stats, a, b)
     prior = prior_payout(stats)
     rpc = rng.beta(alpha, beta, size=(draws, len(stats))) * sample_payout(stats, prior, rng, draws)
     low, high = np.quantile(rpc, [0.05, 0.95], axis=0)
-    return alpha / (alpha + beta) * mean_payout(stats, prior), low, high
+    best = np.bincount(rpc.argmax(axis=1), minlength=len(stats)) / draws
+    return alpha / (alpha + beta) * mean_payout(stats, prior), low, high, best

@@ -7,7 +7,7 @@ between worker processes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,6 +29,9 @@ COUNTER_COLUMNS = (
 
 NO_SOURCE = ""
 """The source of clicks that named none; such clicks count in the pooled counters only."""
+
+HOUR = 3_600
+"""Width of a bucket of the hourly counters, in seconds (buckets start on UTC hours)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +66,33 @@ class ClickRecord:
     conversions: list[Conversion]
 
 
+@dataclass(frozen=True, slots=True)
+class LoggedDecision:
+    """A decision of the decision log (its ``evidence`` set) with its click's outcome as of
+    now: totals, and whether its attribution window passed without feedback."""
+
+    decision: Decision
+    totals: ClickTotals
+    expired: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HourCounts:
+    """One offer's clicks decided in one hour, and what they earned so far (a click cohort:
+    a conversion counts in the hour of its click, whenever it is reported)."""
+
+    hour: int
+    """Start of the hour, in Unix seconds."""
+    offer_id: int
+    clicks: int
+    conversions: int
+    reward_micros: int
+
+
 class Store(Protocol):
     def record_decision(self, decision: Decision) -> tuple[Decision, bool]:
-        """Make the click pending with its offer and count the click (pooled and for its
-        source), once.
+        """Make the click pending with its offer and count the click (pooled, for its source
+        and in its hour), once; a decision with ``evidence`` also enters the decision log.
 
         Returns the stored decision and whether this call created it; a click id that was
         already decided is returned as stored, with nothing counted again.
@@ -99,6 +125,21 @@ class Store(Protocol):
     def expire_clicks(self, decided_before: float, limit: int) -> int:
         """Mark up to ``limit`` pending clicks decided before that time as expired (their
         attribution window passed); returns how many. Late feedback still resolves them."""
+
+    def decision_log(self, since: float, until: float) -> Iterator[LoggedDecision]:
+        """The logged decisions made in [since, until), in decision order, each with its
+        click's outcome as of now. Streams: a long log is read in batches."""
+
+    def trim_history(self, log_before: float, hours_before: float, limit: int) -> int:
+        """Drop up to ``limit`` decisions made before ``log_before`` from the decision log
+        (their clicks and counters stay) and the hourly counters of hours starting before
+        ``hours_before``; returns how many log entries went (retention)."""
+
+    def hourly(self, since: float, until: float) -> list[HourCounts]:
+        """The hourly counters of the hours starting in [since, until), by hour then offer."""
+
+    def known_sources(self) -> list[str]:
+        """Every traffic source that clicks named, ascending."""
 
     def read_offers(self, offer_ids: Sequence[int], source: str | None = None) -> OfferRows:
         """Counters, declared payouts and statuses of these offers; unseen ones are zeros."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -19,9 +19,10 @@ from ..conversions import (
     feedback_after_postback,
 )
 from ..domain import Decision, Offer, Outcome, UnknownClick
-from .base import COUNTER_COLUMNS, NO_SOURCE, ClickRecord, OfferRows
+from .base import HOUR, COUNTER_COLUMNS, NO_SOURCE, ClickRecord, HourCounts, LoggedDecision, OfferRows
 
 _CLICKS, _EXPIRED = COUNTER_COLUMNS.index("clicks"), COUNTER_COLUMNS.index("expired")
+_CONVERSIONS, _REWARD = COUNTER_COLUMNS.index("conversions"), COUNTER_COLUMNS.index("reward_micros")
 _UNRESOLVED = ClickTotals()
 
 
@@ -37,6 +38,7 @@ class MemoryStore:
                 return stored, False
             for row in self._rows(decision):
                 row[_CLICKS] += 1
+            self._hour(decision)[0] += 1
             return decision, True
 
     def find_click(self, click_id: str) -> ClickRecord | None:
@@ -104,6 +106,38 @@ class MemoryStore:
                     row[_EXPIRED] += 1
             return len(due)
 
+    def decision_log(self, since: float, until: float) -> Iterator[LoggedDecision]:
+        with self._lock:
+            logged = [
+                LoggedDecision(d, self._totals.get(d.click_id, _UNRESOLVED), self._expired.get(d.click_id, False))
+                for d in self._decisions.values()
+                if d.evidence is not None and since <= d.created_at < until
+            ]
+        yield from logged
+
+    def trim_history(self, log_before: float, hours_before: float, limit: int) -> int:
+        with self._lock:
+            old = [
+                d for d in self._decisions.values() if d.evidence is not None and d.created_at < log_before
+            ][:limit]  # fmt: skip
+            for decision in old:
+                self._decisions[decision.click_id] = replace(decision, evidence=None)
+            for key in [key for key in self._hours if key[1] < hours_before]:
+                del self._hours[key]
+            return len(old)
+
+    def hourly(self, since: float, until: float) -> list[HourCounts]:
+        with self._lock:
+            return [
+                HourCounts(hour, offer_id, *counts)
+                for (offer_id, hour), counts in sorted(self._hours.items(), key=lambda item: item[0][::-1])
+                if since <= hour < until
+            ]
+
+    def known_sources(self) -> list[str]:
+        with self._lock:
+            return sorted({source for _, source in self._counters if source != NO_SOURCE})
+
     def read_offers(self, offer_ids: Sequence[int], source: str | None = None) -> OfferRows:
         k = len(offer_ids)
         pooled = np.zeros((k, len(COUNTER_COLUMNS)), dtype=np.int64)
@@ -163,6 +197,7 @@ class MemoryStore:
         self._conversions: dict[str, dict[str, Conversion]] = {}
         self._cap_usage: dict[tuple[int, str], int] = {}
         self._postbacks: dict[str, int] = {}
+        self._hours: dict[tuple[int, int], list[int]] = {}
 
     def _decision(self, click_id: str) -> Decision:
         decision = self._decisions.get(click_id)
@@ -179,6 +214,14 @@ class MemoryStore:
         for row in self._rows(decision):
             for column, change in enumerate(delta):
                 row[column] += change
+        hour = self._hour(decision)
+        hour[1] += delta[_CONVERSIONS]
+        hour[2] += delta[_REWARD]
+
+    def _hour(self, decision: Decision) -> list[int]:
+        """The hourly counters (clicks, conversions, reward) of the decision's offer and hour."""
+        key = (decision.offer_id, int(decision.created_at // HOUR) * HOUR)
+        return self._hours.setdefault(key, [0, 0, 0])
 
     def _use_cap(self, offer: Offer, at: float) -> None:
         usage = {}

@@ -11,7 +11,13 @@ Keys (``P`` is the key prefix, ``{…}`` a hash tag that decides the cluster slo
 ``P:{o<offer>}:k:<click>`` the click's outcome totals and conversions, in its offer's slot so
                            that resolving it and moving the counters is one script.
 ``P:{o<offer>}:pending``   pending clicks by decision time: the attribution-window sweep.
+``P:{o<offer>}:h:<day>``   the offer's hourly counters of one UTC day (``c|v|r:<hour>``:
+                           clicks, conversions, revenue of the clicks of that hour); expires
+                           ``HOURS_KEPT_S`` after its last click.
+``P:{o<offer>}:log``       the decision log of the offer's clicks: a stream whose ids are the
+                           decision times in ms, trimmed by the maintenance sweep.
 ``P:offers``, ``P:registry``  ids of offers with counters / with a registry entry.
+``P:sources``              the traffic sources clicks named.
 ``P:recent``               the latest decisions' offers (a capped list), for reports.
 ``P:postbacks``            postback outcomes by reason.
 =========================  ====================================================================
@@ -25,7 +31,9 @@ for late conversions and chargebacks), so memory stays bounded; counters never e
 
 from __future__ import annotations
 
+import heapq
 import json
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, replace
@@ -45,12 +53,20 @@ from ..conversions import (
     apply_postback,
     feedback_after_postback,
 )
-from ..domain import Decision, Offer, Outcome, StoreUnavailable, UnknownClick
+from ..domain import Decision, Evidence, Offer, Outcome, StoreUnavailable, UnknownClick
 from . import redis_scripts
-from .base import COUNTER_COLUMNS, ClickRecord, OfferRows
+from .base import COUNTER_COLUMNS, ClickRecord, HourCounts, LoggedDecision, OfferRows
 
 RECENT_KEPT = 10_000
 """Decisions kept in ``P:recent`` (reports ask for the latest 1,000)."""
+
+LOG_BATCH = 1_000
+"""Decision-log entries read per call: an export streams, whatever the log's length."""
+
+CLOCK_SKEW_MS = 60_000
+"""How far a log entry's id may run ahead of its decision time (see the RECORD script)."""
+
+DAY = 86_400
 
 POSTBACK_RETRIES = 20
 """Attempts of a postback whose click changes under it (concurrent postbacks on one click)."""
@@ -100,7 +116,8 @@ class RedisStore:
 
     def _keys(self, decision: Decision) -> list[str]:
         offer = self._offer(decision.offer_id)
-        return [offer, f"{offer}:k:{decision.click_id}", f"{offer}:pending"]
+        day = int(decision.created_at // DAY)
+        return [offer, f"{offer}:k:{decision.click_id}", f"{offer}:pending", f"{offer}:h:{day}"]
 
     def _args(self, decision: Decision) -> list[object]:
         return [decision.click_id, decision.source or "", repr(decision.created_at), self._ttl]
@@ -108,24 +125,25 @@ class RedisStore:
     # --- domain operations -------------------------------------------------------------------
 
     def record_decision(self, decision: Decision) -> tuple[Decision, bool]:
-        encoded = json.dumps(
-            {"o": decision.offer_id, "s": decision.source, "at": decision.created_at, "p": decision.params,
-             "pr": decision.propensity},
-            separators=(",", ":"),
-        )  # fmt: skip
         with self._errors():
-            previous = self._r.set(self._index(decision.click_id), encoded, nx=True, get=True, ex=self._ttl)
+            previous = self._r.set(
+                self._index(decision.click_id), _encode(decision), nx=True, get=True, ex=self._ttl
+            )
             stored = decision if previous is None else _decision(decision.click_id, previous)
+            keys = [*self._keys(stored), f"{self._offer(stored.offer_id)}:log"]
+            args = [*self._args(stored), _encode(stored, logged=True) if stored.evidence is not None else ""]
             # The offer's script and the report keys: several slots, so not a transaction (each
             # part is safe alone), but one round trip where the client can pipeline scripts
             # (redis-py's cluster pipelines refuse them).
             pipe = self._r.pipeline(transaction=False)
             if self._cluster:
-                recorded = self._record(keys=self._keys(stored), args=self._args(stored))
+                recorded = self._record(keys=keys, args=args)
             else:
-                pipe.evalsha(self._record.sha, 3, *self._keys(stored), *self._args(stored))
+                pipe.evalsha(self._record.sha, len(keys), *keys, *args)
             if previous is None:
                 pipe.sadd(f"{self._p}:offers", stored.offer_id)
+                if stored.source:
+                    pipe.sadd(f"{self._p}:sources", stored.source)
                 pipe.lpush(f"{self._p}:recent", stored.offer_id)
                 pipe.ltrim(f"{self._p}:recent", 0, RECENT_KEPT - 1)
             answers = pipe.execute(raise_on_error=False)
@@ -135,7 +153,7 @@ class RedisStore:
                 if isinstance(answer, Exception) and not isinstance(answer, NoScriptError):
                     raise answer
             if isinstance(recorded, NoScriptError):  # a restarted Redis: load the script, run it
-                recorded = self._record(keys=self._keys(stored), args=self._args(stored))
+                recorded = self._record(keys=keys, args=args)
         return stored, previous is None and recorded == 1
 
     def _find_decision(self, click_id: str) -> Decision | None:
@@ -196,6 +214,77 @@ class RedisStore:
                     if seen < batch:
                         break
         return expired
+
+    def decision_log(self, since: float, until: float) -> Iterator[LoggedDecision]:
+        offer_ids = self.known_offer_ids()
+        streams = [self._offer_log(offer_id, since, until) for offer_id in offer_ids]
+        yield from heapq.merge(*streams, key=lambda logged: logged.decision.created_at)
+
+    def _offer_log(self, offer_id: int, since: float, until: float) -> Iterator[LoggedDecision]:
+        """One offer's logged decisions in [since, until), joined with their clicks' records
+        (same slot) one batch at a time."""
+        key = f"{self._offer(offer_id)}:log"
+        start = f"{int(since * 1000)}-0" if since > 0 else "-"
+        end = f"{int(until * 1000) + CLOCK_SKEW_MS}-0" if until < 2**42 else "+"  # 2**42 s: year 139,000
+        while True:
+            with self._errors():
+                entries = self._r.xrange(key, start, end, count=LOG_BATCH)
+                decisions = [_logged(entry[b"d"]) for _, entry in entries]
+                pipe = self._r.pipeline(transaction=False)
+                for decision in decisions:
+                    pipe.hgetall(self._click(offer_id, decision.click_id))
+                records = pipe.execute() if decisions else []
+            for decision, record in zip(decisions, records):
+                if since <= decision.created_at < until:
+                    yield LoggedDecision(decision, _totals(record), record.get(b"exp") == b"1")
+            if len(entries) < LOG_BATCH:
+                return
+            start = b"(" + entries[-1][0]
+
+    def trim_history(self, log_before: float, hours_before: float, limit: int) -> int:
+        # The log is trimmed by id (decision time). Hourly counters go a whole day at a time:
+        # the days of the week before the cutoff's day (sweeps run every minute or so; a day
+        # that no sweep saw expires by its TTL).
+        with self._errors():
+            offer_ids = self.known_offer_ids()
+            trimmed = 0
+            if offer_ids and log_before > 0:
+                pipe = self._r.pipeline(transaction=False)
+                for offer_id in offer_ids:
+                    pipe.xtrim(f"{self._offer(offer_id)}:log", minid=f"{int(log_before * 1000)}-0", approximate=False)
+                trimmed = sum(pipe.execute())
+            last_day = int(hours_before // DAY) if hours_before > 0 else 0
+            old_days = [f"{self._offer(o)}:h:{day}" for o in offer_ids for day in range(max(0, last_day - 7), last_day)]
+            if old_days:
+                _unlink_each(self._r, old_days)
+        return trimmed
+
+    def hourly(self, since: float, until: float) -> list[HourCounts]:
+        if not math.isfinite(until):
+            raise ValueError("hourly counters are read over a finite window")
+        since = max(since, until - redis_scripts.HOURS_KEPT_S - DAY)  # older days are gone
+        offer_ids = self.known_offer_ids()
+        days = range(int(since // DAY), int((until - 1) // DAY) + 1) if until > since else range(0)
+        with self._errors():
+            pipe = self._r.pipeline(transaction=False)
+            for offer_id in offer_ids:
+                for day in days:
+                    pipe.hgetall(f"{self._offer(offer_id)}:h:{day}")
+            answers = iter(pipe.execute() if offer_ids and days else [])
+        counts: dict[tuple[int, int], list[int]] = {}
+        columns = {b"c": 0, b"v": 1, b"r": 2}
+        for offer_id in offer_ids:
+            for _ in days:
+                for field, value in next(answers).items():
+                    column, hour = field.split(b":")
+                    if since <= int(hour) < until:
+                        counts.setdefault((int(hour), offer_id), [0, 0, 0])[columns[column]] = int(value)
+        return [HourCounts(hour, offer_id, *row) for (hour, offer_id), row in sorted(counts.items())]
+
+    def known_sources(self) -> list[str]:
+        with self._errors():
+            sources = self._r.smembers(f"{self._p}:sources")
+        return sorted(source.decode() for source in sources)
 
     def read_offers(self, offer_ids: Sequence[int], source: str | None = None) -> OfferRows:
         fields = list(COUNTER_COLUMNS)
@@ -351,9 +440,24 @@ def _unlink_each(node: redis.Redis, keys: list[bytes]) -> None:
     pipe.execute()
 
 
+def _encode(decision: Decision, logged: bool = False) -> str:
+    """A decision as JSON: the click index's copy, or with its click id and evidence the
+    decision log's."""
+    fields = {"o": decision.offer_id, "s": decision.source, "at": decision.created_at, "p": decision.params,
+              "pr": decision.propensity}  # fmt: skip
+    if logged and decision.evidence is not None:
+        fields |= {"c": decision.click_id, "e": decision.evidence.to_json()}
+    return json.dumps(fields, separators=(",", ":"))
+
+
 def _decision(click_id: str, encoded: bytes) -> Decision:
     d = json.loads(encoded)
     return Decision(click_id, d["o"], d["s"], d["at"], d["p"], d["pr"])
+
+
+def _logged(encoded: bytes) -> Decision:
+    d = json.loads(encoded)
+    return replace(_decision(d["c"], encoded), evidence=Evidence.from_json(d["e"]))
 
 
 def _offer(offer_id: int, entry: bytes, capped_until: bytes | None) -> Offer:

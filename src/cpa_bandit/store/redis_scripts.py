@@ -22,54 +22,85 @@ local function bump(offer, src, col, n)
   end
 end
 
+-- The hourly counters of the click's hour, in a hash per day that expires on its own.
+local function bump_hour(hours, at, col, n)
+  if n ~= 0 then
+    local hour = string.format('%d', math.floor(tonumber(at) / 3600) * 3600)
+    redis.call('HINCRBY', hours, col .. ':' .. hour, string.format('%d', n))
+    redis.call('EXPIRE', hours, HOURS_TTL)
+  end
+end
+
 -- The click's record in its offer's slot, counted once. A decision whose click index was
 -- written but whose counts were not (a crash between the two) is completed here by the
 -- next operation on the click.
-local function ensure(offer, click, pending, cid, src, at, ttl)
+local function ensure(offer, click, pending, hours, cid, src, at, ttl)
   if redis.call('EXISTS', click) == 1 then return 0 end
   redis.call('HSET', click, 'src', src, 'at', at, 'conv', 0, 'pconv', 0, 'preward', 0, 'exp', 0, 'ver', 0, 'n', 0)
   redis.call('EXPIRE', click, ttl)
   redis.call('ZADD', pending, at, cid)
   bump(offer, src, 'clicks', 1)
+  bump_hour(hours, at, 'c', 1)
   return 1
 end
 
 -- Set the click's totals; the offer's counters move by the change.
-local function settle(offer, click, pending, cid, src, reward, conv, pconv, preward)
+local function settle(offer, click, pending, hours, cid, src, at, reward, conv, pconv, preward)
   local old = redis.call('HMGET', click, 'reward', 'conv', 'pconv', 'preward', 'exp')
   if not old[1] and reward ~= '' then
     bump(offer, src, 'resolved', 1)
     if old[5] == '1' then bump(offer, src, 'expired', -1) end
     redis.call('ZREM', pending, cid)
   end
-  bump(offer, src, 'conversions', tonumber(conv) - tonumber(old[2]))
-  bump(offer, src, 'reward_micros', tonumber(reward ~= '' and reward or '0') - tonumber(old[1] or '0'))
+  local dconv = tonumber(conv) - tonumber(old[2])
+  local dreward = tonumber(reward ~= '' and reward or '0') - tonumber(old[1] or '0')
+  bump(offer, src, 'conversions', dconv)
+  bump(offer, src, 'reward_micros', dreward)
   bump(offer, src, 'pending_conversions', tonumber(pconv) - tonumber(old[3]))
   bump(offer, src, 'pending_reward_micros', tonumber(preward) - tonumber(old[4]))
+  if redis.call('EXISTS', hours) == 1 then  -- an hour past retention is not brought back
+    bump_hour(hours, at, 'v', dconv)
+    bump_hour(hours, at, 'r', dreward)
+  end
   if reward ~= '' then redis.call('HSET', click, 'reward', reward) end
   redis.call('HSET', click, 'conv', conv, 'pconv', pconv, 'preward', preward)
   redis.call('HINCRBY', click, 'ver', 1)
 end
 """
 
+HOURS_KEPT_S = 35 * 86_400
+"""How long a day of hourly counters stays after its last click (the dashboard shows days)."""
+
+_COMMON = _COMMON.replace("HOURS_TTL", str(HOURS_KEPT_S))
+
 RECORD = (
     _COMMON
     + """
--- KEYS: offer, click, pending; ARGV: click id, source, decided at, ttl
-return ensure(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+-- KEYS: offer, click, pending, hours, log; ARGV: click id, source, decided at, ttl,
+--       decision-log entry ('' = not logged)
+-- The log is a stream per offer whose ids are the decision times in ms (never below the
+-- stream's last id, so that replicas with slightly different clocks can all append).
+local created = ensure(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+if created == 1 and ARGV[5] ~= '' then
+  local ms = math.floor(tonumber(ARGV[3]) * 1000)
+  local top = redis.call('XREVRANGE', KEYS[5], '+', '-', 'COUNT', 1)
+  if #top > 0 then ms = math.max(ms, tonumber(string.match(top[1][1], '^%d+'))) end
+  redis.call('XADD', KEYS[5], string.format('%d', ms) .. '-*', 'd', ARGV[5])
+end
+return created
 """
 )
 
 RESOLVE = (
     _COMMON
     + """
--- KEYS: offer, click, pending; ARGV: click id, source, decided at, ttl, reward
+-- KEYS: offer, click, pending, hours; ARGV: click id, source, decided at, ttl, reward
 -- returns {1} applied, {0, stored reward} already resolved, {-1} postbacks decide this click
-ensure(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+ensure(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 local stored = redis.call('HGET', KEYS[2], 'reward')
 if stored then return {0, stored} end
 if redis.call('HGET', KEYS[2], 'n') ~= '0' then return {-1} end
-settle(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[5], ARGV[5] ~= '0' and '1' or '0', '0', '0')
+settle(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[5], ARGV[5] ~= '0' and '1' or '0', '0', '0')
 return {1}
 """
 )
@@ -77,13 +108,13 @@ return {1}
 POSTBACK = (
     _COMMON
     + """
--- KEYS: offer, click, pending
+-- KEYS: offer, click, pending, hours
 -- ARGV: click id, source, decided at, ttl, expected version, reward ('' = unresolved),
 --       conversions, pending conversions, pending reward,
 --       number of conversion rows, then (transaction id, row) pairs,
 --       number of cap periods, then (period, cap or '', ends at) triples
 -- returns 1 applied, 0 the click changed since it was read (the caller retries)
-ensure(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+ensure(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 if redis.call('HGET', KEYS[2], 'ver') ~= ARGV[5] then return 0 end
 local i = 10
 local rows = tonumber(ARGV[i])
@@ -95,7 +126,7 @@ for r = 1, rows do
     redis.call('HSET', KEYS[2], field, ARGV[i + 2 * r])
   end
 end
-settle(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
+settle(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
 i = i + 2 * rows + 1
 local until_ = tonumber(redis.call('HGET', KEYS[1], 'capped_until') or '0')
 local capped = until_

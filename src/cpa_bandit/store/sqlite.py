@@ -31,17 +31,19 @@ from ..conversions import (
     apply_postback,
     feedback_after_postback,
 )
-from ..domain import Decision, Offer, Outcome, StoreBusy, StoreUnavailable, UnknownClick
-from .base import COUNTER_COLUMNS, NO_SOURCE, ClickRecord, OfferRows
+from ..domain import Decision, Evidence, Offer, Outcome, StoreBusy, StoreUnavailable, UnknownClick
+from .base import COUNTER_COLUMNS, NO_SOURCE, ClickRecord, HourCounts, LoggedDecision, OfferRows
 from .sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 
 _SYNCHRONOUS = ("NORMAL", "FULL")
 _WIDTH = len(COUNTER_COLUMNS)
 
 _INSERT_CLICK = (
-    "INSERT INTO clicks (click_id, offer_id, source, created_at, params, propensity)"
-    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (click_id) DO NOTHING"
+    "INSERT INTO clicks (click_id, offer_id, source, created_at, params, propensity, evidence)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (click_id) DO NOTHING"
 )
+LOG_BATCH = 5_000
+"""Decision-log rows read per query: an export streams without holding a long read."""
 # One row per requested id, zeros for offers never seen. json_each is the outer loop of the
 # LEFT JOINs, so rows come in the order asked; its key is returned to check that cheaply
 # rather than sorting (an ORDER BY costs a temporary b-tree on every decision). Without a
@@ -70,6 +72,7 @@ _CONVERSION_COLUMNS = (
     "click_id, transaction_id, offer_id, status, raw_status, payout_micros, event, created_at, updated_at"
 )
 _TOTALS = "reward_micros, conversions, pending_conversions, pending_reward_micros"
+_DECISION = "click_id, offer_id, source, created_at, params, propensity"
 
 
 def _on_event_loop() -> bool:
@@ -83,13 +86,21 @@ def _on_event_loop() -> bool:
 
 
 def _find_decision(db: sqlite3.Connection, click_id: str) -> Decision | None:
-    row = db.execute(
-        "SELECT offer_id, source, created_at, params, propensity FROM clicks WHERE click_id = ?", (click_id,)
-    ).fetchone()
-    if row is None:
-        return None
-    offer_id, source, created_at, params, propensity = row
-    return Decision(click_id, offer_id, source or None, created_at, json.loads(params), propensity)
+    row = db.execute(f"SELECT {_DECISION} FROM clicks WHERE click_id = ?", (click_id,)).fetchone()
+    return None if row is None else _decision(row)
+
+
+def _decision(row: Sequence, evidence: str | None = None) -> Decision:
+    click_id, offer_id, source, created_at, params, propensity = row
+    return Decision(
+        click_id,
+        offer_id,
+        source or None,
+        created_at,
+        json.loads(params),
+        propensity,
+        None if evidence is None else Evidence.from_json(evidence),
+    )
 
 
 def _offer(row: Sequence) -> Offer:
@@ -100,6 +111,24 @@ def _offer(row: Sequence) -> Offer:
 def _conversion(row: Sequence) -> Conversion:
     click_id, transaction_id, offer_id, status, *rest = row
     return Conversion(click_id, transaction_id, offer_id, Status(status), *rest)
+
+
+def _advance(db: sqlite3.Connection, watermark: str, decided_before: float, condition: str, limit: int) -> list[int]:
+    """Up to ``limit`` ids of the clicks decided before that time that meet ``condition``,
+    after the ``watermark`` (a meta key) left by the last call, which moves past them: each
+    sweep then looks only at the clicks decided since the previous one."""
+    (after,) = db.execute("SELECT ifnull((SELECT value FROM meta WHERE key = ?), 0)", (watermark,)).fetchone()
+    last = _last_id_before(db, after, decided_before)
+    ids = [
+        click for (click,) in db.execute(
+            f"SELECT id FROM clicks WHERE id > ? AND id <= ? AND {condition} ORDER BY id LIMIT ?", (after, last, limit)
+        )
+    ]  # fmt: skip
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (watermark, ids[-1] if len(ids) == limit else last),
+    )
+    return ids
 
 
 def _last_id_before(db: sqlite3.Connection, after: int, time: float) -> int:
@@ -150,6 +179,7 @@ class SQLiteStore:
             decision.created_at,
             json.dumps(decision.params, separators=(",", ":")),
             decision.propensity,
+            None if decision.evidence is None else decision.evidence.to_json(),
         )
         with self._errors():
             if self._db().execute(_INSERT_CLICK, row).rowcount:
@@ -246,24 +276,49 @@ class SQLiteStore:
 
     def expire_clicks(self, decided_before: float, limit: int) -> int:
         with self._transaction() as db:
-            # Clicks up to the watermark were all expired or resolved by an earlier call, so
-            # each call looks only at the ids decided since then and before the cutoff.
-            (watermark,) = db.execute(
-                "SELECT ifnull((SELECT value FROM meta WHERE key = 'expired_through_id'), 0)"
-            ).fetchone()
-            last = _last_id_before(db, watermark, decided_before)
-            ids = db.execute(
-                "SELECT id FROM clicks WHERE id > ? AND id <= ? AND reward_micros IS NULL AND expired = 0"
-                " ORDER BY id LIMIT ?",
-                (watermark, last, limit),
-            ).fetchall()
-            db.executemany("UPDATE clicks SET expired = 1 WHERE id = ?", ids)
-            db.execute(
-                "INSERT INTO meta (key, value) VALUES ('expired_through_id', ?)"
-                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (ids[-1][0] if len(ids) == limit else last,),
-            )
+            ids = _advance(db, "expired_through_id", decided_before, "reward_micros IS NULL AND expired = 0", limit)
+            db.executemany("UPDATE clicks SET expired = 1 WHERE id = ?", ((click,) for click in ids))
         return len(ids)
+
+    def decision_log(self, since: float, until: float) -> Iterator[LoggedDecision]:
+        with self._errors():
+            db = self._db()
+            after = _last_id_before(db, 0, since)
+            last = _last_id_before(db, after, until)
+        while after < last:
+            with self._errors():
+                rows = self._db().execute(
+                    f"SELECT id, {_DECISION}, evidence, {_TOTALS}, expired FROM clicks"
+                    " WHERE id > ? AND id <= ? AND evidence IS NOT NULL ORDER BY id LIMIT ?",
+                    (after, last, LOG_BATCH),
+                ).fetchall()
+            for row in rows:
+                yield LoggedDecision(_decision(row[1:7], row[7]), ClickTotals(*row[8:12]), bool(row[12]))
+            if len(rows) < LOG_BATCH:
+                return
+            after = rows[-1][0]
+
+    def trim_history(self, log_before: float, hours_before: float, limit: int) -> int:
+        with self._transaction() as db:
+            ids = _advance(db, "log_trimmed_through_id", log_before, "evidence IS NOT NULL", limit)
+            if ids:
+                db.execute("UPDATE clicks SET evidence = NULL WHERE id BETWEEN ? AND ?", (ids[0], ids[-1]))
+            db.execute("DELETE FROM offer_hours WHERE hour < ?", (hours_before,))
+        return len(ids)
+
+    def hourly(self, since: float, until: float) -> list[HourCounts]:
+        with self._errors():
+            rows = self._db().execute(
+                "SELECT hour, offer_id, clicks, conversions, reward_micros FROM offer_hours"
+                " WHERE hour >= ? AND hour < ? ORDER BY hour, offer_id",
+                (since, until),
+            ).fetchall()
+        return [HourCounts(*row) for row in rows]
+
+    def known_sources(self) -> list[str]:
+        with self._errors():
+            rows = self._db().execute("SELECT DISTINCT source FROM source_stats ORDER BY 1").fetchall()
+        return [source for (source,) in rows]
 
     def read_offers(self, offer_ids: Sequence[int], source: str | None = None) -> OfferRows:
         ids = json.dumps(list(offer_ids))
@@ -326,7 +381,8 @@ class SQLiteStore:
     def reset(self) -> None:
         with self._transaction() as db:
             for table in (
-                "clicks", "offer_stats", "source_stats", "offers", "meta", "conversions", "cap_usage", "postback_outcomes"
+                "clicks", "offer_stats", "source_stats", "offers", "meta", "conversions", "cap_usage", "postback_outcomes",
+                "offer_hours",
             ):  # fmt: skip
                 db.execute(f"DELETE FROM {table}")
 

@@ -7,7 +7,7 @@ statement (one implicit transaction, one WAL commit).
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _COUNTERS = """
     clicks        INTEGER NOT NULL DEFAULT 0,
@@ -195,5 +195,43 @@ CREATE TABLE cap_usage (
     "CREATE TABLE postback_outcomes (outcome TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID",
 )
 
-MIGRATIONS = {1: _V1, 2: _V2, 3: _V3}
+# Version 4: the decision log (each click's evidence, cleared when its retention ends) and
+# hourly counters per offer for the dashboard's charts, moved by triggers like the others.
+_HOUR_OF_CLICK = "CAST(NEW.created_at / 3600 AS INTEGER) * 3600"
+_V4 = (
+    "ALTER TABLE clicks ADD COLUMN evidence TEXT",  # JSON (domain.Evidence); NULL: not logged
+    """
+CREATE TABLE offer_hours (
+    offer_id      INTEGER NOT NULL,
+    hour          INTEGER NOT NULL,          -- Unix seconds of the hour's start (UTC)
+    clicks        INTEGER NOT NULL DEFAULT 0,
+    conversions   INTEGER NOT NULL DEFAULT 0,
+    reward_micros INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (offer_id, hour)
+) WITHOUT ROWID
+""",
+    """
+INSERT INTO offer_hours (offer_id, hour, clicks, conversions, reward_micros)
+SELECT offer_id, CAST(created_at / 3600 AS INTEGER) * 3600, count(*), sum(conversions), ifnull(sum(reward_micros), 0)
+FROM clicks GROUP BY 1, 2
+""",
+    f"""
+CREATE TRIGGER count_click_hour AFTER INSERT ON clicks
+BEGIN
+    INSERT INTO offer_hours (offer_id, hour, clicks) VALUES (NEW.offer_id, {_HOUR_OF_CLICK}, 1)
+    ON CONFLICT (offer_id, hour) DO UPDATE SET clicks = clicks + 1;
+END
+""",
+    f"""
+CREATE TRIGGER count_outcome_hour AFTER UPDATE OF reward_micros, conversions ON clicks
+WHEN NEW.conversions != OLD.conversions OR ifnull(NEW.reward_micros, 0) != ifnull(OLD.reward_micros, 0)
+BEGIN
+    UPDATE offer_hours SET conversions = conversions + NEW.conversions - OLD.conversions,
+        reward_micros = reward_micros + ifnull(NEW.reward_micros, 0) - ifnull(OLD.reward_micros, 0)
+    WHERE offer_id = NEW.offer_id AND hour = {_HOUR_OF_CLICK};
+END
+""",
+)
+
+MIGRATIONS = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
 """Statements that take a database from version ``n - 1`` to version ``n``."""

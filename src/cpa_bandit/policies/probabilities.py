@@ -1,0 +1,71 @@
+"""The probability with which a policy chooses each offer, given the same evidence.
+
+Logged with every decision (the propensity), this is what makes the decision log usable for
+off-policy evaluation: an estimate of another policy's value weighs each logged click by
+how much likelier that policy was to choose the same offer.
+
+UCB is deterministic up to ties: each tied leader has probability 1 / (number tied).
+
+Thompson chooses offer i when its draw X_i = m_i·B_i (B_i ~ Beta(α_i, β_i), m_i its mean
+payout) is the largest, so
+
+    P(i) = ∫₀¹ Π_{j≠i} F_j(m_i · Q_i(u)) du
+
+with Q_i the quantile function of B_i and F_j(x) = I_{x/m_j}(α_j, β_j) the distribution
+function of X_j. The integrand is non-decreasing in u and lies in [0, 1], so the midpoint
+rule on ``NODES`` equal cells is within 1 / ``NODES`` of the integral whatever the
+posteriors (each cell's error is at most the integrand's rise over it), and in practice
+far closer: this meets the ±0.01 the decision log promises without Monte Carlo noise.
+Offers whose posterior lies wholly below another's (beyond the 1e-9 tails) are pruned
+before integrating; at CPA scale most offers are, once the leaders are clear.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+from .arms import ArmStats
+from .payout import mean_payout, prior_payout
+from .thompson import rate_posterior
+from .ucb import ucb_scores
+
+NODES = 128
+"""Midpoint nodes of the integral: a guaranteed error below 1/128 < 0.008."""
+
+TAIL = 1e-9
+"""Posterior mass ignored at each end when pruning offers that cannot lead."""
+
+
+def ucb_probabilities(stats: ArmStats, c: float) -> np.ndarray:
+    """1 / (number of leaders) for each highest-scoring offer, 0 for the others."""
+    scores = ucb_scores(stats, c)
+    leaders = scores == scores.max()
+    return leaders / leaders.sum()
+
+
+def thompson_probabilities(stats: ArmStats, a: float, b: float, arms: np.ndarray | None = None) -> np.ndarray:
+    """Probability that each offer's Thompson draw is the largest (for ``arms`` only, when
+    given: the others are left at 0, sparing the integrals nobody asked for)."""
+    alpha, beta = rate_posterior(stats, a, b)
+    payout = mean_payout(stats, prior_payout(stats))
+    n = len(stats)
+    wanted = np.arange(n) if arms is None else np.asarray(arms)
+    out = np.zeros(n)
+    worthless = payout <= 0
+    if worthless.all():  # every draw is 0: the tie breaks uniformly
+        out[wanted] = 1.0 / n
+        return out
+    low = payout * special.betaincinv(alpha, beta, TAIL)
+    high = payout * special.betaincinv(alpha, beta, 1.0 - TAIL)
+    contenders = ~worthless & (high >= low.max())
+    for i in wanted[contenders[wanted]]:
+        # the others that can draw above i's lowest plausible draw; the rest sit below it
+        rivals = np.flatnonzero(high > low[i])
+        rivals = rivals[rivals != i]
+        draws = payout[i] * special.betaincinv(alpha[i], beta[i], (np.arange(NODES) + 0.5) / NODES)
+        below = special.betainc(
+            alpha[rivals, None], beta[rivals, None], np.minimum(draws / payout[rivals, None], 1.0)
+        )
+        out[i] = below.prod(axis=0).mean()
+    return out

@@ -1,0 +1,107 @@
+"""The store contract for history: the decision log, hourly counters, sources (every store)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from cpa_bandit.conversions import Postback, Status
+from cpa_bandit.domain import Decision, Evidence
+from cpa_bandit.store import Store
+from cpa_bandit.store.base import HourCounts
+
+DAY0 = 1_699_920_000.0  # a UTC midnight
+EVIDENCE = Evidence(
+    offers=(1, 2, 7),
+    clicks=(10, 4.5, 0),
+    resolved=(8, 2.25, 0),
+    conversions=(1, 0, 0),
+    reward=(12.5, 0, 0),
+    payout=(None, 3.0, None),
+)
+
+
+def logged(click_id: str, at: float, offer_id: int = 1, source: str | None = None) -> Decision:
+    return Decision(click_id, offer_id, source, at, {"sampler": "thompson", "thompson_a": 1.0, "thompson_b": 1.0},
+                    0.25, EVIDENCE)  # fmt: skip
+
+
+def everything(store: Store) -> list:
+    return list(store.decision_log(-math.inf, math.inf))
+
+
+def test_the_log_holds_logged_decisions_in_order_with_their_evidence_and_outcomes(store: Store) -> None:
+    store.record_decision(logged("a", DAY0 + 10, offer_id=1, source="s1"))
+    store.record_decision(replace(logged("unlogged", DAY0 + 11), evidence=None))
+    store.record_decision(logged("b", DAY0 + 12, offer_id=2))
+    store.record_decision(logged("c", DAY0 + 13, offer_id=7))
+    store.record_decision(logged("d", DAY0 + 14, offer_id=1))
+    store.record_decision(logged("a", DAY0 + 15, offer_id=2))  # a replay is not logged twice
+    store.resolve_click("a", 2_500_000, at=DAY0 + 20)
+    store.resolve_click("b", 0, at=DAY0 + 20)
+    store.apply_postback(Postback("d", "tx", Status.approved, payout_micros=9_000_000), at=DAY0 + 20)
+    store.expire_clicks(DAY0 + 13.5, limit=10)  # c's window passed
+
+    log = everything(store)
+    assert [entry.decision.click_id for entry in log] == ["a", "b", "c", "d"]
+    first = log[0].decision
+    assert (first.offer_id, first.source, first.created_at, first.propensity) == (1, "s1", DAY0 + 10, 0.25)
+    assert first.params == {"sampler": "thompson", "thompson_a": 1.0, "thompson_b": 1.0}
+    assert first.evidence == EVIDENCE
+    outcomes = [(e.totals.reward_micros, e.totals.conversions, e.expired) for e in log]
+    assert outcomes == [(2_500_000, 1, False), (0, 0, False), (None, 0, True), (9_000_000, 1, False)]
+
+
+def test_the_log_is_read_by_decision_time(store: Store) -> None:
+    for i in range(12):
+        store.record_decision(logged(f"k{i}", DAY0 + 100 * i, offer_id=1 + i % 3))
+    window = [e.decision.click_id for e in store.decision_log(DAY0 + 300, DAY0 + 700)]
+    assert window == ["k3", "k4", "k5", "k6"]
+    assert list(store.decision_log(DAY0 + 5_000, math.inf)) == []
+
+
+def test_retention_drops_old_log_entries_but_keeps_clicks_and_counters(store: Store) -> None:
+    for i in range(6):
+        store.record_decision(logged(f"k{i}", DAY0 + 100 * i))
+    dropped = store.trim_history(DAY0 + 250, DAY0, limit=100)
+    assert dropped == 3
+    assert [e.decision.click_id for e in everything(store)] == ["k3", "k4", "k5"]
+    assert store.find_click("k0") is not None
+    assert store.read_offers([1]).pooled[0][0] == 6
+    store.resolve_click("k0", 1_000_000, at=DAY0 + 900)  # a click out of the log still resolves
+
+
+def test_hourly_counters_follow_the_hour_of_the_click(store: Store) -> None:
+    hour = 3_600
+    store.record_decision(logged("h0a", DAY0 + 10, offer_id=1))
+    store.record_decision(logged("h0b", DAY0 + 20, offer_id=2))
+    store.record_decision(logged("h1a", DAY0 + hour + 5, offer_id=1))
+    store.record_decision(logged("h1b", DAY0 + hour + 6, offer_id=1))
+    # conversions reported hours later count in the hour of their click
+    store.resolve_click("h0a", 4_000_000, at=DAY0 + 5 * hour)
+    store.apply_postback(Postback("h1a", "t1", Status.approved, payout_micros=7_000_000), at=DAY0 + 6 * hour)
+    store.apply_postback(Postback("h1b", "t2", Status.approved, payout_micros=1_000_000), at=DAY0 + 6 * hour)
+    store.apply_postback(Postback("h1b", "t2", Status.chargeback, payout_micros=1_000_000), at=DAY0 + 7 * hour)
+    assert store.hourly(DAY0, DAY0 + 2 * hour) == [
+        HourCounts(int(DAY0), 1, 1, 1, 4_000_000),
+        HourCounts(int(DAY0), 2, 1, 0, 0),
+        HourCounts(int(DAY0) + hour, 1, 2, 1, 7_000_000),
+    ]
+    assert store.hourly(DAY0 + hour, DAY0 + 2 * hour) == [HourCounts(int(DAY0) + hour, 1, 2, 1, 7_000_000)]
+
+
+def test_retention_drops_old_hours(store: Store) -> None:
+    day = 86_400
+    store.record_decision(logged("old", DAY0 + 10))
+    store.record_decision(logged("new", DAY0 + day + 10))
+    store.trim_history(-math.inf, DAY0 + day, limit=100)
+    assert store.hourly(DAY0 - day, DAY0 + 2 * day) == [HourCounts(int(DAY0) + day, 1, 1, 0, 0)]
+
+
+def test_sources_are_listed_once(store: Store) -> None:
+    assert store.known_sources() == []
+    for i, source in enumerate(["zeta", "alpha", None, "zeta"]):
+        store.record_decision(logged(f"s{i}", DAY0 + i, source=source))
+    assert store.known_sources() == ["alpha", "zeta"]
+    store.reset()
+    assert store.known_sources() == [] and everything(store) == [] and store.hourly(DAY0, DAY0 + 86_400) == []
