@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cpa_bandit.policies import ArmStats, PolicyParams, Sampler, select
+from cpa_bandit.policies import ArmStats, PolicyParams, Sampler, choice_probabilities, select
 from cpa_bandit.policies.payout import mean_payout, prior_payout, sample_payout
 from cpa_bandit.policies.thompson import thompson_scores
 from cpa_bandit.policies.ucb import ucb_scores
@@ -195,3 +195,33 @@ def test_rpc_posterior_interval_combines_rate_and_payout_uncertainty() -> None:
     cv_payout = 1 / np.sqrt(k)  # inverse gamma with shape 1 + 1 + k
     expected = 1.645 * np.hypot(cv_rate, cv_payout)
     assert (high[0] - low[0]) / 2 / mean[0] == pytest.approx(expected, rel=0.06)
+
+
+def test_choice_probabilities_in_closed_form_cases() -> None:
+    thompson = PolicyParams(Sampler.thompson)
+    # two offers with the same posterior: one half each, by symmetry
+    twins = stats([50, 50], [50, 50], [3, 3], [30, 30])
+    assert choice_probabilities(twins, thompson) == pytest.approx([0.5, 0.5], abs=1e-3)
+    # Beta(1, 1) against Beta(2, 1) at equal payouts: P(U > V) with V ~ Beta(2, 1) is 1/3
+    fresh = stats([0, 1], [0, 1], [0, 1], [0, 10])
+    declared = ArmStats(fresh.clicks, fresh.resolved, fresh.conversions, fresh.reward, np.array([10.0, 10.0]))
+    assert choice_probabilities(declared, thompson) == pytest.approx([1 / 3, 2 / 3], abs=2e-3)
+    # an offer whose whole posterior lies below another's is never chosen (pruned, exactly 0)
+    clear = stats([10_000, 10_000], [10_000, 10_000], [100, 900], [1_000, 9_000])
+    assert choice_probabilities(clear, thompson).tolist() == [0.0, 1.0]
+    # an offer declared worthless only wins when every offer is: then by the uniform tie-break
+    worthless = ArmStats(*(np.zeros(3) for _ in range(4)), np.array([0.0, 5.0, np.nan]))
+    assert choice_probabilities(worthless, thompson)[0] == 0.0
+    nothing = ArmStats(*(np.zeros(2) for _ in range(4)), np.array([0.0, 0.0]))
+    assert choice_probabilities(nothing, thompson).tolist() == [0.5, 0.5]
+    # UCB: offers never shown lead together
+    ucb = choice_probabilities(stats([5, 0, 0], [5, 0, 0], [1, 0, 0], [5, 0, 0]), PolicyParams(Sampler.ucb))
+    assert ucb.tolist() == [0.0, 0.5, 0.5]
+
+
+def test_select_reports_the_probability_of_its_choice() -> None:
+    rng = np.random.default_rng(0)
+    s = stats([40, 60, 30], [35, 50, 30], [2, 5, 1], [20, 45, 12])
+    for params in (PolicyParams(Sampler.thompson, thompson_a=2.0), PolicyParams(Sampler.ucb, ucb_c=0.5)):
+        choice = select(s, params, rng)
+        assert choice.propensity == pytest.approx(choice_probabilities(s, params)[choice.index], abs=1e-12)

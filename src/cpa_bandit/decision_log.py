@@ -23,7 +23,10 @@ from itertools import islice
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 from .domain import Evidence
+from .policies import ArmStats
 
 Format = Literal["csv", "parquet"]
 
@@ -104,6 +107,21 @@ class LogRow:
             reward=None if reward is None or reward == "" else float(reward),  # type: ignore[arg-type]
             evidence=Evidence.from_json(str(record["evidence"])),
         )
+
+
+def evidence_stats(evidence: Evidence) -> ArmStats:
+    """The statistics a policy decided on, as the service handed them to it: declared
+    payouts NaN where missing, or None when no offer declared one."""
+    payout = None
+    if any(p is not None for p in evidence.payout):
+        payout = np.array([np.nan if p is None else p for p in evidence.payout], dtype=np.float64)
+    return ArmStats(
+        np.array(evidence.clicks, dtype=np.float64),
+        np.array(evidence.resolved, dtype=np.float64),
+        np.array(evidence.conversions, dtype=np.float64),
+        np.array(evidence.reward, dtype=np.float64),
+        payout,
+    )
 
 
 def write_log(rows: Iterable[LogRow], fmt: Format, output: Path | None = None) -> int:
