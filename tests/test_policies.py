@@ -219,9 +219,11 @@ def test_choice_probabilities_in_closed_form_cases() -> None:
     assert ucb.tolist() == [0.0, 0.5, 0.5]
 
 
-def test_select_reports_the_probability_of_its_choice() -> None:
+def test_select_reports_ucbs_propensity_and_leaves_thompsons_to_the_log() -> None:
     rng = np.random.default_rng(0)
     s = stats([40, 60, 30], [35, 50, 30], [2, 5, 1], [20, 45, 12])
-    for params in (PolicyParams(Sampler.thompson, thompson_a=2.0), PolicyParams(Sampler.ucb, ucb_c=0.5)):
-        choice = select(s, params, rng)
-        assert choice.propensity == pytest.approx(choice_probabilities(s, params)[choice.index], abs=1e-12)
+    choice = select(s, PolicyParams(Sampler.ucb, ucb_c=0.5), rng)
+    assert choice.propensity == choice_probabilities(s, PolicyParams(Sampler.ucb, ucb_c=0.5))[choice.index] == 1.0
+    assert select(s, PolicyParams(Sampler.thompson, thompson_a=2.0), rng).propensity is None
+    params = PolicyParams(Sampler.thompson, thompson_a=2.0)
+    assert PolicyParams.from_dict(params.as_dict()) == params

@@ -12,7 +12,7 @@ from typing import NoReturn
 import numpy as np
 
 from .conversions import Postback, PostbackResult
-from .decision_log import LogRow
+from .decision_log import LogRow, evidence_stats
 from .domain import (
     ConflictingDecision,
     ConflictingFeedback,
@@ -29,7 +29,7 @@ from .domain import (
 )
 from .money import MICROS, from_micros
 from .offer_cache import OfferCache
-from .policies import ArmStats, PolicyParams, select
+from .policies import ArmStats, PolicyParams, choice_probabilities, select
 from .policies.sources import shrink_to_pool
 from .policies.thompson import rpc_posterior
 from .store import Store
@@ -134,11 +134,24 @@ def _nothing_to_choose(offer_ids: Sequence[int], rows: OfferRows, now: float) ->
     )
 
 
+def _propensity(decision: Decision) -> float:
+    """The probability that the decision's policy chose its offer: stored for UCB, computed
+    from the logged evidence for Thompson (see ``policies.Choice``)."""
+    if decision.propensity is not None:
+        return decision.propensity
+    assert decision.evidence is not None
+    chosen = decision.evidence.offers.index(decision.offer_id)
+    params = PolicyParams.from_dict(decision.params)
+    return float(choice_probabilities(evidence_stats(decision.evidence), params, np.array([chosen]))[chosen])
+
+
 def _evidence(offer_ids: list[int], arms: ArmStats) -> Evidence:
-    """The statistics a decision was made on, in the log's compact form."""
+    """The statistics a decision was made on, in the log's compact form: whole numbers as
+    integers, others rounded to 6 decimals (pseudo-counts of the source prior)."""
 
     def numbers(values: np.ndarray) -> tuple[float, ...]:
-        return tuple(int(v) if v.is_integer() else round(float(v), 6) for v in values)
+        whole = np.all(values == np.floor(values))
+        return tuple(values.astype(np.int64).tolist() if whole else np.round(values, 6).tolist())
 
     declared = arms.declared_payout
     return Evidence(
@@ -147,7 +160,7 @@ def _evidence(offer_ids: list[int], arms: ArmStats) -> Evidence:
         resolved=numbers(arms.resolved),
         conversions=numbers(arms.conversions),
         reward=numbers(arms.reward),
-        payout=(None,) * len(arms) if declared is None else tuple(None if np.isnan(p) else float(p) for p in declared),
+        payout=(None,) * len(arms) if declared is None else tuple(p if p == p else None for p in declared.tolist()),
     )
 
 
@@ -255,9 +268,10 @@ class BanditService:
         self.unrecorded_decisions += 1
         return replace(decision, recorded=False)
 
-    def feedback(self, click_id: str, reward_micros: int) -> Outcome:
-        """Resolve a click; the same feedback again is answered alike and changes nothing."""
-        outcome, _ = self.store.resolve_click(click_id, reward_micros, self._clock())
+    def feedback(self, click_id: str, reward_micros: int) -> tuple[Outcome, bool]:
+        """Resolve a click; the same feedback again is answered alike and changes nothing.
+        Returns the outcome and whether this call applied it (False for a replay)."""
+        outcome, applied = self.store.resolve_click(click_id, reward_micros, self._clock())
         if outcome.reward_micros != reward_micros:
             raise ConflictingFeedback(
                 f"click_id {click_id!r} was already resolved with reward"
@@ -266,7 +280,7 @@ class BanditService:
                 reward=from_micros(outcome.reward_micros),
                 is_conversion=outcome.is_conversion,
             )
-        return outcome
+        return outcome, applied
 
     def postback(self, postback: Postback) -> PostbackResult:
         """Apply a tracker's conversion postback; every outcome, refusals by reason, is counted."""
@@ -330,7 +344,7 @@ class BanditService:
                 params=decision.params,
                 offer_id=decision.offer_id,
                 action=actions[decision.offer_id],
-                pscore=decision.propensity if decision.propensity is not None else math.nan,
+                pscore=_propensity(decision),
                 reward=from_micros(reward) if reward is not None else 0.0 if logged.expired else None,
                 evidence=decision.evidence,
             )
