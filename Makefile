@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STORE  ?= sqlite:///data/cpa-bandit.db
 
-.PHONY: run test bench soak install redis-server clean
+.PHONY: run test bench soak install redis-server chromium clean
 
 install: $(VENV)/.installed
 
@@ -22,16 +22,28 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	$(BIN)/cpa-bandit serve --host $(HOST) --port $(PORT) --store $(STORE)
 
-test: install redis-server
+test: install redis-server chromium
 	$(BIN)/python -m pytest
 
 # The Redis store's tests run against real servers that the test session starts on free
 # ports; this only makes sure the binaries are there (Debian's package, as root in CI).
 redis-server:
-	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { \
-		echo "installing redis-server (Debian package) for the Redis store's tests"; \
+	$(call apt-install,redis-server redis-cli,redis-server,the Redis store's tests)
+
+# The dashboard's test drives a real headless Chromium through Playwright: Debian's browser,
+# not one that `playwright install` would download.
+chromium:
+	$(call apt-install,chromium,chromium,the dashboard's browser test)
+
+# $(call apt-install,commands,package,why): install a Debian package (as root in CI, else with
+# sudo) unless all of its commands are already there.
+define apt-install
+	@missing=; for c in $(1); do command -v $$c >/dev/null || missing=1; done; \
+	[ -z "$$missing" ] || { \
+		echo "installing $(2) (Debian package) for $(3)"; \
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(2) >/dev/null; }
+endef
 
 bench: install redis-server
 	$(BIN)/python bench/run.py

@@ -3,6 +3,8 @@ unkeyed service serves loopback clients only."""
 
 from __future__ import annotations
 
+import base64
+
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,7 +55,8 @@ def keyed(tmp_path: Path) -> Iterator[TestClient]:
 @pytest.mark.parametrize("role", list(Role))
 def test_each_role_reaches_exactly_its_routes(keyed: TestClient, role: Role) -> None:
     key = KEYS[role]
-    for header in ({"X-API-Key": key}, {"Authorization": f"Bearer {key}"}):
+    basic = base64.b64encode(f"any-user:{key}".encode()).decode()
+    for header in ({"X-API-Key": key}, {"Authorization": f"Bearer {key}"}, {"Authorization": f"Basic {basic}"}):
         for method, path, params, needs in ROUTES:
             response = request(keyed, method, path, params, header)
             allowed = role in (needs, Role.admin)
@@ -66,11 +69,14 @@ def test_each_role_reaches_exactly_its_routes(keyed: TestClient, role: Role) -> 
 
 def test_missing_and_unknown_keys_are_401_and_open_routes_stay_open(keyed: TestClient) -> None:
     for method, path, params, _ in ROUTES:
-        for headers in ({}, {"X-API-Key": "not-a-key-at-all-000"}):
+        wrong = base64.b64encode(f"user:{KEYS[Role.read]}x".encode()).decode()
+        for headers in ({}, {"X-API-Key": "not-a-key-at-all-000"}, {"Authorization": f"Basic {wrong}"},
+                        {"Authorization": "Basic not base64!"}):  # fmt: skip
             response = request(keyed, method, path, params, headers)
             assert response.status_code == 401, (method, path, headers, response.text)
     missing = keyed.get("/sample/", params={"click_id": "c9", "offer_ids": "1"})
-    assert missing.headers["www-authenticate"] == "Bearer"
+    # a browser asks for the key (Basic comes first); API clients see Bearer offered too
+    assert missing.headers["www-authenticate"] == 'Basic realm="cpa-bandit", Bearer'
     for method, path in OPEN:
         assert keyed.request(method, path).status_code == 200
     assert keyed.get("/stats/", headers={"X-API-Key": KEYS[Role.read]}).json()["offers"] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from .config import DEFAULT_STORE
 from .keys import Role, is_loopback
 
 app = typer.Typer(help="Multi-armed-bandit offer selection for CPA platforms.", no_args_is_help=True)
+log = logging.getLogger("cpa_bandit.cli")
 
 
 @app.callback()
@@ -27,16 +29,27 @@ def serve(
         typer.Option(help=f"Store URL (default: $CPA_BANDIT_STORE or {DEFAULT_STORE}).", show_default=False),
     ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes sharing the store.")] = 1,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            help="debug, info, warning, error or critical (default: $CPA_BANDIT_LOG_LEVEL or info).", show_default=False
+        ),
+    ] = None,
 ) -> None:
-    """Serve the HTTP API with uvicorn."""
+    """Serve the HTTP API with uvicorn; logs are JSON lines on stderr."""
+    import logging.config
+
     import uvicorn
 
     from .config import Settings
+    from .telemetry.logs import log_config
+    from .telemetry.multiprocess import metrics_directory
 
+    # Workers are separate processes that build their own app from the environment.
     if store is not None:
-        # Workers are separate processes that build their own app from the environment.
         os.environ["CPA_BANDIT_STORE"] = store
+    if log_level is not None:
+        os.environ["CPA_BANDIT_LOG_LEVEL"] = log_level
     settings = Settings()  # fail here, once, on bad settings rather than in every worker
     keys = settings.key_ring()
     unkeyed = [role for role in Role if not keys.has_key_for(role)]
@@ -46,21 +59,25 @@ def serve(
             " CPA_BANDIT_KEYS (or CPA_BANDIT_KEYS_FILE), or serve on 127.0.0.1",
             param_hint="--host",
         )
+    logging_config = log_config(settings.log_level)
+    logging.config.dictConfig(logging_config)  # this process's lines are JSON too
     if unkeyed:
-        typer.echo(
-            f"cpa-bandit: no key configured for {', '.join(unkeyed)}: those routes answer loopback clients only"
-            + (" (admin routes are disabled)" if Role.admin in unkeyed else ""),
-            err=True,
+        log.warning(
+            "no key configured for %s: those routes answer loopback clients only%s",
+            ", ".join(unkeyed),
+            " (admin routes are disabled)" if Role.admin in unkeyed else "",
         )
-    uvicorn.run(
-        "cpa_bandit.api:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        access_log=False,
-    )
+    with metrics_directory():  # before any worker imports prometheus_client
+        uvicorn.run(
+            "cpa_bandit.api:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level,
+            log_config=logging_config,
+            access_log=False,  # its lines carry query strings, postback tokens included; the app logs requests
+        )
 
 
 @app.command()
@@ -120,3 +137,95 @@ def simulate(
         raise typer.BadParameter(str(exc)) from None
     console = Console()
     run(plan, console if console.is_terminal else Console(width=120))  # a file or pipe: no wrapped cells
+
+
+@app.command()
+def evaluate(
+    log: Annotated[str, typer.Option(help="Decision log file: CSV or Parquet, as export writes it.")],
+    policy: Annotated[str, typer.Option(help="The policy to evaluate: ucb, thompson, or random (uniform).")],
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            help="NAME=VALUE, repeatable: ucb_c for ucb; thompson_a, thompson_b for thompson (default: the service's).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Estimate the revenue per click another policy or setting would have earned on a decision log."""
+    from pathlib import Path
+
+    from .evaluation import Target
+    from .evaluation.command import LogUnreadable, run
+
+    try:
+        target = Target.parse(policy, param or ())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    try:
+        run(Path(log), target, as_json)
+    except LogUnreadable as exc:
+        raise typer.BadParameter(str(exc), param_hint="--log") from None
+
+
+def _moment(text: str | None, option: str) -> float | None:
+    """Unix seconds from ``text``: a number, or an ISO date or date-time (UTC unless it
+    names an offset)."""
+    from datetime import UTC, datetime
+
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is neither Unix seconds nor an ISO date or date-time", param_hint=option
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+@app.command()
+def export(
+    since: Annotated[
+        str | None, typer.Option(help="First decision time: ISO date/date-time (UTC) or Unix seconds.")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Decisions before this time (same forms).")] = None,
+    format: Annotated[
+        str | None, typer.Option("--format", help="csv or parquet (default: from --output's suffix, else csv).")
+    ] = None,
+    output: Annotated[str | None, typer.Option(help="File to write (default: standard output).")] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(help=f"Store URL (default: $CPA_BANDIT_STORE or {DEFAULT_STORE}).", show_default=False),
+    ] = None,
+) -> None:
+    """Write the decision log, joined with outcomes, as Open Bandit Pipeline-style rounds."""
+    import math
+    from pathlib import Path
+
+    import numpy as np
+
+    from .config import Settings
+    from .decision_log import write_log
+    from .service import BanditService
+    from .store import open_store
+
+    path = Path(output) if output else None
+    fmt = format or ("parquet" if path is not None and path.suffix == ".parquet" else "csv")
+    if fmt not in ("csv", "parquet"):
+        raise typer.BadParameter(f"{fmt!r}: use csv or parquet", param_hint="--format")
+    first, end = _moment(since, "--since"), _moment(until, "--until")
+    settings = Settings()
+    service = BanditService(open_store(store or settings.store, **settings.store_options()), np.random.default_rng())
+    try:
+        rows = service.decision_log(-math.inf if first is None else first, math.inf if end is None else end)
+        written = write_log(rows, fmt, path)  # type: ignore[arg-type]
+    finally:
+        service.store.close()
+    if path is not None:
+        typer.echo(f"{written} decisions written to {path}", err=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .keys import KeyRing, Role, parse_keys
@@ -51,7 +51,15 @@ class Settings(BaseSettings):
     source_prior_clicks: float = Field(
         200.0, ge=0, description="Pseudo-clicks of an offer's other sources in its per-source statistics."
     )
-    maintenance_interval_s: float = Field(60.0, gt=0, description="How often expired clicks are swept.")
+    maintenance_interval_s: float = Field(
+        60.0, gt=0, description="How often expired clicks are swept and history past retention dropped."
+    )
+    decision_log_days: float = Field(
+        30.0,
+        ge=0,
+        description="Decisions stay in the decision log (with their evidence, for `cpa-bandit export`) this long;"
+        " 0 = no decision log. Keep it within click_ttl_days on Redis: a click past its TTL has no outcome.",
+    )
     postback_token: SecretStr | None = Field(
         None, description="Secret that postbacks must carry in the URL; unset = postbacks are not authenticated."
     )
@@ -69,6 +77,27 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='JSON {"EUR": 1.08}: units of `currency` per unit of another; postbacks in others are refused.',
     )
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        "info", description="Level of the JSON log lines `cpa-bandit serve` writes to stderr (uvicorn's included)."
+    )
+    access_log: bool = Field(
+        True, description="One JSON log line per request: id, route, path without query string, status, duration."
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_case_level(cls, value: object) -> object:
+        """INFO as well as info: both spellings are common in deployment files."""
+        return value.lower() if isinstance(value, str) else value
+
+    def store_options(self) -> dict[str, object]:
+        """The keyword arguments of ``store.open_store`` these settings imply."""
+        return {
+            "sqlite_synchronous": self.sqlite_synchronous,
+            "click_ttl_s": self.click_ttl_days * 86_400.0,
+            "timeout_s": self.store_timeout_ms / 1000,
+            "redis_prefix": self.redis_prefix,
+        }
 
     def key_ring(self) -> KeyRing:
         entries = parse_keys(self.keys.get_secret_value()) if self.keys else []

@@ -31,9 +31,15 @@ def serve_bandit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cal
     request.node.stash[_LOGS] = []
 
     def start(
-        db_path: Path | None = None, *, workers: int = 1, store: str | None = None, env: dict | None = None
+        db_path: Path | None = None,
+        *,
+        workers: int = 1,
+        store: str | None = None,
+        env: dict | None = None,
+        log_level: str = "warning",
     ) -> BanditServer:
-        """A server on ``db_path`` (SQLite) or on the ``store`` URL, with extra ``env``."""
+        """A server on ``db_path`` (SQLite) or on the ``store`` URL, with extra ``env``; its
+        log (``log_level`` and up) goes to a file per start."""
         n = len(servers) + 1
         server = BanditServer(
             db_path or tmp_path / "bandit.db",
@@ -42,6 +48,7 @@ def serve_bandit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cal
             cwd=tmp_path,
             store=store,
             env=env,
+            log_level=log_level,
         )
         servers.append(server)
         request.node.stash[_LOGS].append((f"start #{n}, {workers} worker(s)", server))

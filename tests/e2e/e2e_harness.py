@@ -48,11 +48,19 @@ class BanditServer:
     """One run of ``cpa-bandit serve``; ``kill()`` simulates a crash, ``stop()`` a shutdown."""
 
     def __init__(
-        self, db_path: Path, workers: int, log_path: Path, cwd: Path, store: str | None = None, env: dict | None = None
+        self,
+        db_path: Path,
+        workers: int,
+        log_path: Path,
+        cwd: Path,
+        store: str | None = None,
+        env: dict | None = None,
+        log_level: str = "warning",
     ) -> None:
         self.db_path = Path(db_path).resolve()
         self.store = store
         self.env = env or {}
+        self.log_level = log_level
         self.workers = workers
         self.log_path = log_path
         self.cwd = cwd
@@ -89,10 +97,13 @@ class BanditServer:
             "--host", HOST, "--port", str(self.port),
             "--store", self.store_url,
             "--workers", str(self.workers),
-            "--log-level", "warning",
+            "--log-level", self.log_level,
         ]  # fmt: skip
-        # Only our flags configure it: no CPA_BANDIT_* from the caller, no .env from the repo.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CPA_BANDIT_")}
+        # Only our flags configure it: no CPA_BANDIT_* (nor a metrics directory, which serve
+        # empties) from the caller, no .env from the repo.
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith("CPA_BANDIT_") and k != "PROMETHEUS_MULTIPROC_DIR"
+        }
         env["PYTHONUNBUFFERED"] = "1"
         env.update(self.env)
         with open(self.log_path, "ab") as log:

@@ -15,12 +15,15 @@ from fastapi import FastAPI
 from .. import __version__
 from ..config import Settings
 from ..domain import StoreUnavailable
-from ..service import BanditService, Clock, DecisionPath, Learning
+from ..service import BanditService, Clock, DecisionPath, Learning, Retention
 from ..store import Store, open_store
-from . import admin_routes, offer_routes, postback_routes, seed_routes, stats_routes
+from ..telemetry.metrics import Metrics, StoreCollector
+from ..telemetry.store import instrumented
+from . import admin_routes, dashboard_routes, metrics_routes, offer_routes, postback_routes, seed_routes, stats_routes
 from .errors import install_error_handlers
 from .lean import include_lean_router
 from .limits import Limits, LimitsMiddleware
+from .observe import observe_requests
 
 DESCRIPTION = """
 Picks the advertiser offer for each click so that revenue per click (conversion rate ×
@@ -61,19 +64,18 @@ def create_app(
     clock: Clock | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
-    store = store or open_store(
-        settings.store,
-        sqlite_synchronous=settings.sqlite_synchronous,
-        click_ttl_s=settings.click_ttl_days * 86_400.0,
-        timeout_s=settings.store_timeout_ms / 1000,
-        redis_prefix=settings.redis_prefix,
-    )
+    store = store or open_store(settings.store, **settings.store_options())
+    metrics = Metrics.from_environment()
+    store = instrumented(store, metrics)
     learning = Learning(
         attribution_window_s=settings.attribution_window_days * 86_400.0,
         source_prior_clicks=settings.source_prior_clicks,
     )
     path = DecisionPath(cache_ms=settings.decision_cache_ms, store_retry_s=settings.store_retry_s)
-    service = BanditService(store, rng or np.random.default_rng(settings.seed), clock or time.time, learning, path)
+    retention = Retention(decision_log_s=settings.decision_log_days * 86_400.0)
+    service = BanditService(
+        store, rng or np.random.default_rng(settings.seed), clock or time.time, learning, path, retention
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -83,12 +85,16 @@ def create_app(
         stop.set()
         await maintenance
         store.close()
+        metrics.close()
 
     app = FastAPI(title="cpa-bandit", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.service = service
     app.state.postback_format = settings.postback_format()
     app.state.keys = settings.key_ring()
+    app.state.metrics = metrics
+    metrics.registry.register(StoreCollector(store))
+    observe_requests(app, metrics, log_requests=settings.access_log)
     install_error_handlers(app)
     app.add_middleware(LimitsMiddleware, limits=Limits.for_offers(settings.max_offers))
     include_lean_router(app, seed_routes.hot_router)
@@ -97,4 +103,6 @@ def create_app(
     app.include_router(offer_routes.router)
     app.include_router(postback_routes.router)
     app.include_router(admin_routes.router)
+    app.include_router(dashboard_routes.router)
+    app.include_router(metrics_routes.router)
     return app

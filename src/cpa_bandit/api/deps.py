@@ -6,6 +6,8 @@ pool, a hop that costs more than the whole decision.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
@@ -54,6 +56,26 @@ LOCAL_CLIENTS = frozenset({"127.0.0.1", "::1", "testclient"})
 Starlette's TestClient, which runs in process)."""
 
 
+CHALLENGE = {"WWW-Authenticate": 'Basic realm="cpa-bandit", Bearer'}
+"""Basic first: a browser opening the dashboard then asks for the key (as the password)."""
+
+
+def _presented_key(authorization: str | None) -> str | None:
+    """The key of an ``Authorization`` header: ``Bearer <key>``, or HTTP Basic with the key
+    as the password (any user name), which is what a browser can send by itself."""
+    if not authorization:
+        return None
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() == "bearer":
+        return credentials.strip()
+    if scheme.lower() == "basic":
+        try:
+            return base64.b64decode(credentials.strip(), validate=True).decode().partition(":")[2]
+        except (binascii.Error, UnicodeDecodeError):
+            return ""  # presented, and wrong
+    return None
+
+
 def authorize(request: Request, role: Role) -> None:
     """Let the request through if it carries a key with ``role`` (admin keys have every
     role): 401 for a missing or unknown key, 403 for a key of another role. A role that no
@@ -61,19 +83,17 @@ def authorize(request: Request, role: Role) -> None:
     disabled): an unkeyed service is a local one, and the seed's clients keep working there."""
     keys: KeyRing = request.app.state.keys
     headers = request.headers
-    given = headers.get("x-api-key") or headers.get("x-admin-key")
-    if given is None and (bearer := headers.get("authorization")) and bearer[:7].lower() == "bearer ":
-        given = bearer[7:].strip()
-    if given:
-        roles = keys.roles_of(given)
+    given = headers.get("x-api-key") or headers.get("x-admin-key") or _presented_key(headers.get("authorization"))
+    if given is not None and (given or "authorization" in headers):
+        roles = keys.roles_of(given) if given else set()
         if not roles:
-            raise HTTPException(401, "invalid API key", headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(401, "invalid API key", headers=CHALLENGE)
         if role not in roles:
             raise HTTPException(403, f"this key's role may not use this route (it needs {role})")
         return
     if keys.has_key_for(role):
         raise HTTPException(
-            401, "API key required in X-API-Key or Authorization: Bearer", headers={"WWW-Authenticate": "Bearer"}
+            401, "API key required in X-API-Key, Authorization: Bearer, or as the Basic password", headers=CHALLENGE
         )
     if role is Role.admin:
         raise HTTPException(403, "admin routes are disabled: no admin key is configured (CPA_BANDIT_KEYS or CPA_BANDIT_ADMIN_KEY)")
@@ -83,7 +103,9 @@ def authorize(request: Request, role: Role) -> None:
 
 
 ApiKeyHeader = Annotated[str | None, Header(description="An API key with the route's role, or an admin key.")]
-BearerHeader = Annotated[str | None, Header(description="`Bearer <API key>`, instead of X-API-Key.")]
+BearerHeader = Annotated[
+    str | None, Header(description="`Bearer <API key>`, or Basic with the key as the password, instead of X-API-Key.")
+]
 
 
 def require(role: Role) -> Callable[[Request], Awaitable[None]]:

@@ -44,6 +44,15 @@ class PostbackCounts(BaseModel):
     duplicate: int = Field(description="Postbacks that repeated a conversion's status: nothing changed.")
     refused: dict[str, int] = Field(description="Refused postbacks by reason (e.g. unreplaced_macro, unknown_click).")
 
+    @classmethod
+    def of(cls, counts: dict[str, int]) -> PostbackCounts:
+        """From the store's counts by outcome ("applied", "duplicate", "refused:<reason>")."""
+        return cls(
+            applied=counts.get("applied", 0),
+            duplicate=counts.get("duplicate", 0),
+            refused={key.removeprefix("refused:"): n for key, n in sorted(counts.items()) if key.startswith("refused:")},
+        )
+
 
 async def _params(request: Request) -> list[tuple[str, str]]:
     """The query string's pairs, and a POST form's after them."""
@@ -83,6 +92,7 @@ async def postback(request: Request) -> PostbackResponse:
         await run_in_threadpool(service.refuse_postback, refusal)
     # a transaction may wait on another worker's lock: off the event loop
     result = await run_in_threadpool(service.postback, parsed)
+    request.app.state.metrics.postback(result)
     conversion = result.conversion
     return PostbackResponse(
         click_id=click_id_json(conversion.click_id),
@@ -138,12 +148,7 @@ for path in PATHS:
 def postback_counts(request: Request) -> PostbackCounts:
     """How many postbacks were applied, duplicates, and refused by reason, since the last
     reset: a reason that keeps growing is a tracker template to fix."""
-    counts = service_of(request).postback_counts()
-    return PostbackCounts(
-        applied=counts.get("applied", 0),
-        duplicate=counts.get("duplicate", 0),
-        refused={key.removeprefix("refused:"): n for key, n in sorted(counts.items()) if key.startswith("refused:")},
-    )
+    return PostbackCounts.of(service_of(request).postback_counts())
 
 
 class ConversionOut(BaseModel):

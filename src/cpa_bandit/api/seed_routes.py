@@ -143,6 +143,7 @@ async def sample(request: Request) -> Response:
     authorize(request, Role.traffic)
     query = parse_query(SampleQuery, request, max_offers=request.app.state.settings.max_offers)
     decision = await patiently(service_of(request).decide, query.click_id, query.offer_ids, query.policy(), query.source)
+    request.app.state.metrics.decided(decision)
     if not decision.recorded:  # the store is unreachable: a sound offer, not stored
         return _json({"click_id": click_id_json(query.click_id), "offer_id": decision.offer_id, "recorded": False})
     return _json({"click_id": click_id_json(query.click_id), "offer_id": decision.offer_id})
@@ -169,7 +170,9 @@ async def feedback(request: Request) -> Response:
     changes nothing; another reward for a resolved click is refused with 409."""
     authorize(request, Role.postback)
     query = parse_query(FeedbackQuery, request)
-    outcome = await patiently(service_of(request).feedback, query.click_id, to_micros(query.reward))
+    outcome, applied = await patiently(service_of(request).feedback, query.click_id, to_micros(query.reward))
+    if applied:
+        request.app.state.metrics.feedback(outcome)
     return _json(
         {
             "click_id": click_id_json(query.click_id),

@@ -48,7 +48,7 @@ class StatsPage(BaseModel):
     offers: list[OfferStatsRow]
 
 
-def _row(report: OfferReport) -> OfferStatsRow:
+def offer_row(report: OfferReport) -> OfferStatsRow:
     stats, counters, offer = report.stats, report.counters, report.offer
     return OfferStatsRow(
         offer_id=stats.offer_id,
@@ -98,4 +98,4 @@ async def stats(
     # a page over many offers takes a while (SQL over every offer, Monte Carlo): off the
     # event loop, so that decisions keep flowing while a dashboard polls
     reports = await asyncio.to_thread(service_of(request).report, ids, source)
-    return StatsPage(source=source, offers=[_row(report) for report in reports])
+    return StatsPage(source=source, offers=[offer_row(report) for report in reports])

@@ -1,0 +1,181 @@
+// The dashboard's only script: every REFRESH_MS it asks /dashboard/data for a snapshot and
+// redraws the page. Values go into the page as text (textContent), never as markup; the two
+// charts are SVG that the service rendered with every label escaped. The chosen source and
+// chart range live in the URL's fragment, so that a view can be bookmarked or shared.
+"use strict";
+
+const REFRESH_MS = 10_000;
+
+const formats = {
+  count: new Intl.NumberFormat("en-US"),
+  money: new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 }),
+  epc: new Intl.NumberFormat("en-US", { minimumFractionDigits: 3, maximumFractionDigits: 3 }),
+  rate: new Intl.NumberFormat("en-US", { style: "percent", minimumFractionDigits: 2, maximumFractionDigits: 2 }),
+  share: new Intl.NumberFormat("en-US", { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 }),
+  time: new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" }),
+};
+
+const byId = (id) => document.getElementById(id);
+let timer = null;
+let latest = 0; // number of the latest request: an older answer arriving late is dropped
+let lastUpdate = null;
+
+function element(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  if (className) node.className = className;
+  return node;
+}
+
+function view() {
+  const hash = new URLSearchParams(location.hash.slice(1));
+  return { source: hash.get("source") || "", hours: hash.get("hours") || byId("hours").value };
+}
+
+function choose() {
+  const hash = new URLSearchParams({ hours: byId("hours").value });
+  if (byId("source").value) hash.set("source", byId("source").value);
+  history.replaceState(null, "", `#${hash}`);
+  refresh();
+}
+
+async function refresh() {
+  clearTimeout(timer);
+  timer = setTimeout(refresh, REFRESH_MS);
+  if (document.hidden) return; // nobody is looking: poll again when the tab is shown
+  const ticket = ++latest;
+  const { source, hours } = view();
+  const query = new URLSearchParams({ hours });
+  if (source) query.set("source", source);
+  try {
+    const response = await fetch(`dashboard/data?${query}`, { cache: "no-store", headers: { Accept: "application/json" } });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const data = await response.json();
+    if (ticket === latest) render(data);
+  } catch (error) {
+    if (ticket !== latest) return;
+    const since = lastUpdate ? `; showing data of ${formats.time.format(lastUpdate)}` : "";
+    setStatus(`Update failed (${error.message})${since}. Retrying every ${REFRESH_MS / 1000} s.`, true);
+  }
+}
+
+function setStatus(text, failed) {
+  const status = byId("status");
+  status.textContent = text;
+  status.classList.toggle("failed", failed);
+}
+
+function render(data) {
+  renderControls(data);
+  renderTotals(data);
+  renderOffers(data);
+  renderRefused(data.postbacks.refused);
+  byId("share-chart").innerHTML = data.share_svg;
+  byId("revenue-chart").innerHTML = data.revenue_svg;
+  lastUpdate = new Date(data.updated_at * 1000);
+  setStatus(`Updated ${formats.time.format(lastUpdate)} · refreshes every ${REFRESH_MS / 1000} s`, false);
+}
+
+function renderControls(data) {
+  const select = byId("source");
+  const wanted = [...new Set([...data.sources, ...(data.source ? [data.source] : [])])];
+  const shown = [...select.options].slice(1).map((option) => option.value);
+  if (wanted.join("\n") !== shown.join("\n")) {
+    select.replaceChildren(select.options[0], ...wanted.map((source) => new Option(source, source)));
+  }
+  select.value = data.source || "";
+  byId("hours").value = String(data.hours);
+  byId("offers-title").textContent = data.source ? `Offers · source ${data.source}` : "Offers · all sources";
+}
+
+function sum(rows, field) {
+  return rows.reduce((total, row) => total + row[field], 0);
+}
+
+function renderTotals(data) {
+  const rows = data.offers;
+  const clicks = sum(rows, "clicks");
+  const revenue = sum(rows, "reward");
+  const refused = Object.values(data.postbacks.refused).reduce((a, b) => a + b, 0);
+  byId("total-clicks").textContent = formats.count.format(clicks);
+  byId("total-conversions").textContent = formats.count.format(sum(rows, "conversions"));
+  byId("total-revenue").textContent = formats.money.format(revenue);
+  byId("currency").textContent = data.currency;
+  byId("total-epc").textContent = clicks ? formats.epc.format(revenue / clicks) : "–";
+  byId("total-pending").textContent = formats.count.format(sum(rows, "pending_conversions"));
+  byId("total-refused").textContent = formats.count.format(refused);
+  byId("total-postbacks").textContent =
+    `${formats.count.format(data.postbacks.applied)} applied · ${formats.count.format(data.postbacks.duplicate)} duplicate`;
+}
+
+function number(text) {
+  return element("td", text, "num");
+}
+
+function meter(fraction) {
+  // a bar beside the percentage: P(best) and traffic share compare at a glance
+  const track = element("span", undefined, "meter");
+  const fill = element("span");
+  fill.style.width = `${Math.max(0, Math.min(1, fraction)) * 100}%`;
+  track.append(fill);
+  const cell = number();
+  cell.append(track, element("span", formats.share.format(fraction), "meter-value"));
+  return cell;
+}
+
+function offerCell(row) {
+  const cell = element("td", undefined, "text");
+  cell.append(element("span", `#${row.offer_id}`, "offer-id"));
+  if (row.name) cell.append(" ", element("span", row.name, "offer-name"));
+  if (row.status !== "active") cell.append(" ", element("span", row.status, "badge"));
+  return cell;
+}
+
+function renderOffers(data) {
+  const rows = data.offers;
+  const best = Math.max(...rows.map((row) => row.p_best));
+  byId("offers").querySelector("tbody").replaceChildren(
+    ...rows.map((row) => {
+      const tr = element("tr", undefined, rows.length > 1 && row.p_best === best ? "best" : undefined);
+      tr.dataset.offerId = row.offer_id;
+      const pending = number(formats.count.format(row.pending_conversions));
+      pending.title = `${formats.money.format(row.pending_reward)} if approved`;
+      tr.append(
+        offerCell(row),
+        number(formats.count.format(row.clicks)),
+        number(formats.count.format(row.conversions)),
+        number(formats.rate.format(row.cr)),
+        number(formats.epc.format(row.rpc)),
+        number(`${formats.epc.format(row.rpc_low)} – ${formats.epc.format(row.rpc_high)}`),
+        meter(row.p_best),
+        meter(row.recent_share),
+        pending,
+      );
+      return tr;
+    }),
+  );
+  byId("offers").hidden = rows.length === 0;
+  byId("offers-empty").hidden = rows.length > 0;
+}
+
+function renderRefused(refused) {
+  const reasons = Object.entries(refused).sort((a, b) => b[1] - a[1]);
+  byId("refused").querySelector("tbody").replaceChildren(
+    ...reasons.map(([reason, n]) => {
+      const tr = element("tr");
+      tr.append(element("td", reason, "text"), number(formats.count.format(n)));
+      return tr;
+    }),
+  );
+  byId("refused").hidden = reasons.length === 0;
+  byId("refused-empty").hidden = reasons.length > 0;
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const { hours } = view();
+  byId("hours").value = hours;
+  byId("source").addEventListener("change", choose);
+  byId("hours").addEventListener("change", choose);
+  document.addEventListener("visibilitychange", () => document.hidden || refresh());
+  refresh();
+});
