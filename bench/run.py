@@ -51,7 +51,8 @@ from pathlib import Path
 
 import redis
 
-import policy_cost  # bench/ is on sys.path when run as a script
+import log_cost  # bench/ is on sys.path when run as a script
+import policy_cost
 from loopback import HOST, fetch, free_port, stop
 import redis_memory
 from redis_server import redis_server
@@ -651,6 +652,7 @@ def report(
     checks: list[Check],
     memory: redis_memory.Memory,
     policies: str,
+    log_table: str,
     args: argparse.Namespace,
     wrk: str,
     started: dt.datetime,
@@ -729,6 +731,15 @@ table buckets, allocator rounding) and the prefix's bounded structures.
 best of {policy_cost.REPEATS} repeats; the baseline is one uniform draw per offer and an argmax.
 
 {policies}
+
+## The decision log, in process
+
+`bench/log_cost.py`: `BanditService.decide()` on SQLite with the decision log (evidence
+written in the decision's transaction) against the same decisions with the log off,
+alternately, best of {log_cost.ROUNDS} rounds of {log_cost.DECISIONS:,}; and the cost per row of reading
+the log back (`decision_log()`, Thompson's propensity integrated there).
+
+{log_table}
 """
 
 
@@ -749,10 +760,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("measuring memory per pending click (Redis) ...", file=sys.stderr)
         memory = redis_memory.measure(redis_url)
     policies = policy_cost.table(policy_cost.measure())
+    log_table = log_cost.table(log_cost.measure())
     soak = kept_soak_section(args.output)
-    args.output.write_text(report(rows, checks, memory, policies, args, bench.wrk, started) + soak)
+    args.output.write_text(report(rows, checks, memory, policies, log_table, args, bench.wrk, started) + soak)
     check_lines = "\n".join(f"Check: {text}." for text, _ in checks)
-    print(f"{table(rows)}\n\n{check_lines}\n\n{redis_memory.table(memory)}\n\n{policies}")
+    print(f"{table(rows)}\n\n{check_lines}\n\n{redis_memory.table(memory)}\n\n{policies}\n\n{log_table}")
     print(f"\nwrote {args.output}", file=sys.stderr)
     flagged = [row.scenario for row in rows if row.result.problems() or row.warm_problems]
     flagged += [f"click count check ({text.split(':')[0]})" for text, ok in checks if not ok]

@@ -72,6 +72,7 @@ class Metrics:
             ("route", "method", "status"), buckets=HTTP_BUCKETS, registry=own,
         )  # fmt: skip
         self._request_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._decision_series: dict[tuple[int, str], Any] = {}
         self.decisions = Counter(
             "cpa_bandit_decisions", "Offers chosen by /sample/, by offer and traffic source (\"\" for none).",
             ("offer", "source"), registry=own,
@@ -123,7 +124,11 @@ class Metrics:
         duration.observe(seconds)
 
     def decided(self, decision: Decision) -> None:
-        self.decisions.labels(str(decision.offer_id), decision.source or "").inc()
+        key = (decision.offer_id, decision.source or "")
+        series = self._decision_series.get(key)
+        if series is None:  # as for requests: labels() once per (offer, source)
+            series = self._decision_series[key] = self.decisions.labels(str(key[0]), key[1])
+        series.inc()
         if not decision.recorded:
             self.degraded_decisions.inc()
 
