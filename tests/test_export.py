@@ -65,3 +65,22 @@ def test_parquet_file_between_two_times(database: str, tmp_path: Path) -> None:
 def test_bad_options_are_refused(database: str) -> None:
     assert CliRunner().invoke(app, ["export", "--store", database, "--format", "xlsx"]).exit_code == 2
     assert CliRunner().invoke(app, ["export", "--store", database, "--since", "yesterday"]).exit_code == 2
+
+
+def test_maintenance_keeps_the_log_within_its_retention() -> None:
+    from cpa_bandit.service import Retention
+    from cpa_bandit.store import MemoryStore
+
+    now = [T0]
+    service = BanditService(
+        MemoryStore(), np.random.default_rng(0), lambda: now[0], retention=Retention(decision_log_s=3_600.0)
+    )
+    for i in range(6):
+        now[0] = T0 + 1_000 * i
+        service.decide(f"r{i}", [1, 2], PolicyParams(Sampler.thompson))
+    service.maintain()  # now = T0 + 5,000: decisions before T0 + 1,400 leave the log
+    assert [row.click_id for row in service.decision_log()] == ["r2", "r3", "r4", "r5"]
+    assert service.offer_stats(1).clicks + service.offer_stats(2).clicks == 6  # counters stay
+    off = BanditService(MemoryStore(), np.random.default_rng(0), retention=Retention(decision_log_s=0))
+    off.decide("x", [1, 2], PolicyParams(Sampler.ucb))
+    assert list(off.decision_log()) == []
