@@ -84,8 +84,8 @@ def authorize(request: Request, role: Role) -> None:
     keys: KeyRing = request.app.state.keys
     headers = request.headers
     given = headers.get("x-api-key") or headers.get("x-admin-key") or _presented_key(headers.get("authorization"))
-    if given is not None and (given or "authorization" in headers):
-        roles = keys.roles_of(given) if given else set()
+    if given is not None:  # "" is a presented key that is wrong: unreadable Basic, empty Bearer
+        roles = keys.roles_of(given)
         if not roles:
             raise HTTPException(401, "invalid API key", headers=CHALLENGE)
         if role not in roles:

@@ -135,9 +135,12 @@ class Metrics:
     def feedback(self, outcome: Outcome) -> None:
         """A click newly resolved by ``/feedback/``: a conversion when its reward is positive."""
         if outcome.is_conversion:
-            offer = str(outcome.offer_id)
-            self.conversions.labels(offer).inc()
-            self.revenue.labels(offer).inc(from_micros(outcome.reward_micros))
+            self._approved(outcome.offer_id, outcome.reward_micros)
+
+    def _approved(self, offer_id: int, payout_micros: int) -> None:
+        offer = str(offer_id)
+        self.conversions.labels(offer).inc()
+        self.revenue.labels(offer).inc(from_micros(payout_micros))
 
     def postback(self, result: PostbackResult) -> None:
         """Count what an applied postback did to approved revenue: a conversion entering
@@ -148,13 +151,12 @@ class Metrics:
         if not result.changed:
             return
         conversion = result.conversion
-        offer, amount = str(conversion.offer_id), from_micros(conversion.payout_micros)
         if conversion.status is Status.approved:
-            self.conversions.labels(offer).inc()
-            self.revenue.labels(offer).inc(amount)
+            self._approved(conversion.offer_id, conversion.payout_micros)
         elif result.previous is Status.approved:
+            offer = str(conversion.offer_id)
             self.reversed_conversions.labels(offer).inc()
-            self.reversed_revenue.labels(offer).inc(amount)
+            self.reversed_revenue.labels(offer).inc(from_micros(conversion.payout_micros))
 
     def render(self) -> bytes:
         """The Prometheus text format of everything registered (reads the store)."""
