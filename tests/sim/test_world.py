@@ -1,4 +1,5 @@
-"""Worlds and streams: CPA-like rates, drift at the chosen click, late offers, delays, CRN."""
+"""Worlds and streams: CPA-like rates, drift at the chosen click, late offers, the trap,
+delays, CRN."""
 
 from __future__ import annotations
 
@@ -124,6 +125,41 @@ def test_scenarios_share_the_seed_s_offers(small: WorldConfig) -> None:
     assert np.array_equal(drift.cr[0], static.cr[0])
 
 
+def test_a_seed_draws_the_offers_it_always_drew() -> None:
+    """Pinned: a field added to the world config must leave the worlds of its default alone,
+    or a run could no longer be paired with one from an earlier checkout."""
+    world, _ = draw(WorldConfig(clicks=10, offers=6, sources=2, eligible=3), 0)
+    assert world.payout[0].tolist() == [26.73, 26.29, 12.98, 32.03, 4.12, 20.38]
+    assert world.cr[0, 0] == pytest.approx([0.062038, 0.003424, 0.04129, 0.001747, 0.008189, 0.019133], abs=1e-6)
+
+
+def trap_world(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pooled conversion rate, payout and pooled rpc of each offer of the trap of ``seed``."""
+    world, _ = draw(WorldConfig(clicks=10, offers=5, eligible=5, offer_draw="trap"), seed)
+    return world.source_weights @ world.cr[0], world.payout[0], world.pooled_rpc()
+
+
+def test_in_a_trap_the_best_converter_pays_least_and_the_best_offer_converts_rarely() -> None:
+    positions = set()
+    for seed in range(200):
+        cr, payout, rpc = trap_world(seed)
+        trap, best = int(np.argmax(cr)), int(np.argmax(rpc))
+        assert trap == np.argmin(payout) and 0.08 <= cr[trap] <= 0.15, seed
+        assert best == np.argmin(cr) and cr[best] < 0.01, seed
+        assert rpc[best] >= 1.49 * rpc[trap], "the best earns clearly more than the trap"
+        assert (np.delete(rpc, best) <= 0.701 * rpc[best]).all(), "no near tie for the best"
+        assert np.array_equal(payout, payout.round(2)), "payouts are whole cents"
+        positions.add((trap, best))
+    assert len(positions) > 10, "the trap and the best are not always the same offers"
+
+
+def test_the_trap_keeps_mild_source_differences() -> None:
+    world, _ = draw(WorldConfig(clicks=10, offers=5, eligible=5, offer_draw="trap"), 0)
+    ratios = world.cr[0] / (world.source_weights @ world.cr[0])
+    assert not np.allclose(ratios, 1.0), "sources still differ"
+    assert (ratios > 0.3).all() and (ratios < 3.0).all()
+
+
 @pytest.mark.parametrize(
     "change, message",
     [
@@ -131,6 +167,7 @@ def test_scenarios_share_the_seed_s_offers(small: WorldConfig) -> None:
         ({"late_offers": 8}, "late"),
         ({"mean_delay": 0.0}, "mean_delay"),
         ({"drift_at": 10, "drift_low": 7}, "drift_low"),
+        ({"offers": 1, "eligible": 1, "offer_draw": "trap"}, "trap"),
     ],
 )
 def test_impossible_worlds_are_refused(small: WorldConfig, change: dict, message: str) -> None:

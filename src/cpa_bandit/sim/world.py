@@ -8,14 +8,32 @@ disagree about the best offer.
 
 Every random number is drawn whatever the scenario asks for, in the same order and shapes,
 so one seed gives the same offers in every scenario with the same sizes: the scenario only
-decides what happens to them (a drift, late starts), which keeps scenarios comparable.
+decides what happens to them (a drift, late starts), which keeps scenarios comparable. The
+one exception is ``offer_draw="trap"``: a world built to test one failure, whose offers
+follow a fixed structure of their own instead (see :func:`_trap_offers`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+
+OfferDraw = Literal["cpa", "trap"]
+
+TRAP_CR = (0.08, 0.15)
+TRAP_PAYOUT = (0.5, 1.5)
+"""The trap offer converts best and pays least: rate and payout uniform in these ranges."""
+RARE_CR = (0.003, 0.008)
+RARE_LEAD = (1.5, 3.0)
+"""The best offer converts rarely (rate uniform in RARE_CR) and its rpc is this many times the
+trap's: a lead that pays for waiting out its rare conversions, with no near tie."""
+MIDDLE_CR = (0.01, 0.035)
+MIDDLE_SHARE = (0.35, 0.7)
+"""The other offers: rates log-uniform in MIDDLE_CR, rpc this share of the best's. Between the
+two in rate and in payout (0.35 × 1.5 > 0.035 / 0.08 keeps their payouts above the trap's),
+and clearly worse than the best."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +71,10 @@ class WorldConfig:
     """Offers that are not eligible before their start click; the best offer is one of them."""
     late_start: tuple[int, int] = (0, 0)
     """Start clicks of the late offers are drawn uniformly from [low, high)."""
+    offer_draw: OfferDraw = "cpa"
+    """How the offers' base rates and payouts are drawn: ``cpa`` independently, from
+    ``cr_range`` and the payout fields; ``trap`` in the trap's structure (:func:`_trap_offers`),
+    which ignores those fields."""
 
     def __post_init__(self) -> None:
         if min(self.clicks, self.offers, self.sources, self.eligible) < 1:
@@ -70,6 +92,8 @@ class WorldConfig:
             raise ValueError("drift_low offers must fit in the worse half, below the drift_top ones")
         if self.late_offers and not 0 <= self.late_start[0] < self.late_start[1]:
             raise ValueError("late_start must be a range [low, high) with 0 <= low < high")
+        if self.offer_draw == "trap" and self.offers < 2:
+            raise ValueError("a trap needs at least 2 offers: the trap and the best")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,14 +129,14 @@ class World:
 def make_world(config: WorldConfig, seed: np.random.SeedSequence) -> World:
     rng = np.random.default_rng(seed)
     k, s = config.offers, config.sources
-    low, high = np.log(config.cr_range)
-    base_cr = np.exp(rng.uniform(low, high, k))
-    payout = np.clip(rng.lognormal(np.log(config.payout_median), config.payout_sigma, k), *config.payout_range).round(2)
-    source_effect = np.exp(config.source_spread * rng.standard_normal((s, k)))
-    cr = np.minimum(base_cr * source_effect, 1.0)
+    base_cr, payout = (_trap_offers if config.offer_draw == "trap" else _cpa_offers)(config, rng)
     # A few sources bring most traffic, as on a real platform: Zipf-like weights.
     weights = 1.0 / np.arange(1, s + 1)
     weights /= weights.sum()
+    source_effect = np.exp(config.source_spread * rng.standard_normal((s, k)))
+    if config.offer_draw == "trap":
+        source_effect /= weights @ source_effect  # the traffic mix sees the trap exactly as drawn
+    cr = np.minimum(base_cr * source_effect, 1.0)
     drift_order = rng.permutation(k)  # which offers of the worse half drift upwards
     late_order = rng.permutation(k)  # which offers besides the best start late
     late_starts = rng.uniform(size=k)
@@ -143,3 +167,27 @@ def make_world(config: WorldConfig, seed: np.random.SeedSequence) -> World:
         payout=np.stack([payout, after_payout]),
         start=start,
     )
+
+
+def _cpa_offers(config: WorldConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Base rates log-uniform in ``cr_range`` and heavy-tailed payouts in whole cents, drawn
+    independently, as offers on a CPA platform come."""
+    low, high = np.log(config.cr_range)
+    base_cr = np.exp(rng.uniform(low, high, config.offers))
+    lognormal = rng.lognormal(np.log(config.payout_median), config.payout_sigma, config.offers)
+    return base_cr, np.clip(lognormal, *config.payout_range).round(2)
+
+
+def _trap_offers(config: WorldConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Base rates and payouts (whole cents) where the offer that converts best pays least and
+    the one that earns most per click converts rarely: a policy that trusts early conversion
+    counts settles on the trap, one that judges by revenue must wait for the best's rare
+    conversions. The offers are shuffled so that no offer index gives the trap or the best away."""
+    middle = config.offers - 2
+    trap_cr, trap_payout = rng.uniform(*TRAP_CR), rng.uniform(*TRAP_PAYOUT)
+    best_cr = rng.uniform(*RARE_CR)
+    best_rpc = trap_cr * trap_payout * rng.uniform(*RARE_LEAD)
+    cr = np.concatenate([[trap_cr, best_cr], np.exp(rng.uniform(*np.log(MIDDLE_CR), middle))])
+    rpc = np.concatenate([[trap_cr * trap_payout, best_rpc], best_rpc * rng.uniform(*MIDDLE_SHARE, middle)])
+    order = rng.permutation(config.offers)
+    return cr[order], (rpc / cr).round(2)[order]
