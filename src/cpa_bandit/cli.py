@@ -86,7 +86,8 @@ def simulate(
         list[str] | None,
         typer.Option(
             "--scenario",
-            help="static, drift, new-offers, long-delays or source-specific; repeat for several (default: all).",
+            help="static, drift, new-offers, long-delays, source-specific or trap; repeat for several"
+            " (default: all).",
             show_default=False,
         ),
     ] = None,
@@ -100,10 +101,13 @@ def simulate(
         ),
     ] = None,
     seeds: Annotated[int, typer.Option(min=1, help="Seeds 0 … N-1; scores are mean ± std over them.")] = 3,
-    clicks: Annotated[int, typer.Option(min=1, help="Clicks per run.")] = 10_000,
-    offers: Annotated[int, typer.Option(min=1, help="Offers in the world.")] = 30,
+    clicks: Annotated[
+        int | None,
+        typer.Option(min=1, help="Clicks per run, every scenario (default: 10,000; trap: 4,000).", show_default=False),
+    ] = None,
+    offers: Annotated[int, typer.Option(min=1, help="Offers in the world (trap: always 5).")] = 30,
     sources: Annotated[int, typer.Option(min=1, help="Traffic sources.")] = 4,
-    eligible: Annotated[int, typer.Option(min=1, help="Eligible offers per click.")] = 10,
+    eligible: Annotated[int, typer.Option(min=1, help="Eligible offers per click (trap: all 5).")] = 10,
     delay: Annotated[float, typer.Option(min=0, help="Mean feedback delay, in clicks.")] = 100.0,
     seconds_per_click: Annotated[float, typer.Option(min=0, help="Simulated seconds between clicks.")] = 60.0,
     http: Annotated[
@@ -128,15 +132,17 @@ def simulate(
     from .sim.world import WorldConfig
 
     try:
-        base = WorldConfig(clicks=clicks, offers=offers, sources=sources, eligible=eligible, mean_delay=delay)
+        sizes = {"offers": offers, "sources": sources, "eligible": eligible, "mean_delay": delay}
+        base = WorldConfig(**sizes) if clicks is None else WorldConfig(clicks=clicks, **sizes)
         plan = Plan.check(
             scenario, policy, seeds, base, RunOptions(seconds_per_click), store, http,
             Path(jsonl) if jsonl else None, Path(plots) if plots else None,
+            clicks_given=clicks is not None,
         )  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     console = Console()
-    run(plan, console if console.is_terminal else Console(width=120))  # a file or pipe: no wrapped cells
+    run(plan, console if console.is_terminal else Console(width=200))  # a file or pipe: no wrapped cells
 
 
 @app.command()

@@ -12,7 +12,7 @@ from cpa_bandit.cli import app
 from cpa_bandit.sim.command import Plan
 from cpa_bandit.sim.contenders import DEFAULT_POLICIES, SERVICE_POLICIES
 from cpa_bandit.sim.runner import RunOptions
-from cpa_bandit.sim.scenarios import SCENARIOS
+from cpa_bandit.sim.scenarios import CORE_SCENARIOS, SCENARIOS
 from cpa_bandit.sim.world import WorldConfig
 
 SMALL_ARGS = ["--clicks", "600", "--offers", "12", "--sources", "3", "--eligible", "5", "--delay", "30"]
@@ -95,11 +95,14 @@ def test_refusals(args: list[str], message: str) -> None:
 
 
 def test_defaults_run_every_scenario_and_policy() -> None:
-    plan = Plan.check(None, None, 3, WorldConfig(), RunOptions(), "memory", None, None, None)
+    plan = Plan.check(None, None, 3, WorldConfig(), RunOptions(), "memory", None, None, None, clicks_given=False)
     assert plan.scenarios == list(SCENARIOS) and plan.policies == list(DEFAULT_POLICIES)
+    assert "trap" in plan.scenarios and set(CORE_SCENARIOS) < set(plan.scenarios)
     assert plan.seeds == [0, 1, 2]
-    assert (plan.base.clicks, plan.base.offers, plan.base.sources, plan.base.eligible) == (10_000, 30, 4, 10)
-    assert plan.base.mean_delay == 100.0
+    static, trap = plan.worlds["static"], plan.worlds["trap"]
+    assert (static.clicks, static.offers, static.sources, static.eligible) == (10_000, 30, 4, 10)
+    assert static.mean_delay == 100.0
+    assert (trap.clicks, trap.offers, trap.eligible) == (4_000, 5, 5)
     over_http = Plan.check(None, None, 1, WorldConfig(), RunOptions(), "memory", "http://localhost:8000", None, None)
     assert over_http.policies == list(SERVICE_POLICIES)
 

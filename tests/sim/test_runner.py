@@ -11,6 +11,7 @@ import pytest
 from cpa_bandit.sim.baselines import RandomChoice
 from cpa_bandit.sim.contenders import InProcess, SimPolicy, make_policy
 from cpa_bandit.sim.runner import RunOptions, SimClock, play, policy_rng, run_policy, simulate
+from cpa_bandit.sim.scenarios import scenario_config
 from cpa_bandit.sim.stream import ClickStream, draw
 from cpa_bandit.sim.world import WorldConfig
 
@@ -90,7 +91,8 @@ def test_same_seed_gives_identical_results(small: WorldConfig) -> None:
     policies = ["ucb", "thompson", "thompson-pooled", "epsilon-greedy", "seed-thompson"]
 
     def results(seeds: list[int]) -> list[tuple]:
-        runs = simulate(["static", "drift"], policies, seeds, config, InProcess())
+        worlds = {name: scenario_config(name, config) for name in ("static", "drift")}
+        runs = simulate(worlds, policies, seeds, InProcess())
         return [(r.scenario, r.seed, p.policy, p.scores, p.offers.tolist()) for r in runs for p in r.runs]
 
     first = results([0, 1])

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from cpa_bandit.sim.scenarios import SCENARIOS, scenario_config
+from cpa_bandit.sim.scenarios import CORE_SCENARIOS, scenario_config
 from cpa_bandit.sim.stream import draw
 from cpa_bandit.sim.world import WorldConfig
 
@@ -118,7 +118,7 @@ def test_same_seed_same_stream_other_seed_other_stream(small: WorldConfig) -> No
 
 def test_scenarios_share_the_seed_s_offers(small: WorldConfig) -> None:
     static, _ = draw(scenario_config("static", small), 4)
-    for name in SCENARIOS:
+    for name in CORE_SCENARIOS:
         world, _ = draw(scenario_config(name, small), 4)
         assert np.array_equal(world.payout[0], static.payout[0]), name
     drift, _ = draw(scenario_config("drift", small), 4)
@@ -158,6 +158,15 @@ def test_the_trap_keeps_mild_source_differences() -> None:
     ratios = world.cr[0] / (world.source_weights @ world.cr[0])
     assert not np.allclose(ratios, 1.0), "sources still differ"
     assert (ratios > 0.3).all() and (ratios < 3.0).all()
+
+
+def test_the_trap_has_sizes_of_its_own() -> None:
+    base = WorldConfig(clicks=3_000, offers=30, sources=3, eligible=10, mean_delay=50.0)
+    default = scenario_config("trap", base, clicks_given=False)
+    assert (default.clicks, default.offers, default.eligible, default.offer_draw) == (4_000, 5, 5, "trap")
+    assert (default.sources, default.mean_delay) == (3, 50.0), "sources and delays are the base world's"
+    assert scenario_config("trap", base, clicks_given=True).clicks == 3_000
+    assert scenario_config("static", base, clicks_given=False).clicks == 3_000
 
 
 @pytest.mark.parametrize(

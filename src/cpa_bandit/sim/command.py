@@ -24,15 +24,19 @@ from .world import WorldConfig
 class Plan:
     """A checked command line: what to run, where, and where to write."""
 
-    scenarios: list[str]
+    worlds: dict[str, WorldConfig]
+    """Each scenario to run, with its world's config at the sizes it runs at."""
     policies: list[str]
     seeds: list[int]
-    base: WorldConfig
     options: RunOptions
     store: str
     http: Target | None
     jsonl: Path | None
     plots: Path | None
+
+    @property
+    def scenarios(self) -> list[str]:
+        return list(self.worlds)
 
     @classmethod
     def check(
@@ -46,11 +50,15 @@ class Plan:
         http: str | None,
         jsonl: Path | None,
         plots: Path | None,
+        *,
+        clicks_given: bool = True,
     ) -> Plan:
-        """Raises ``ValueError`` with a message for the user on anything it cannot run."""
-        scenarios = list(dict.fromkeys(scenarios or SCENARIOS))
-        for name in scenarios:
-            scenario_config(name, base)  # unknown names and sizes a scenario cannot use raise here
+        """Raises ``ValueError`` with a message for the user on anything it cannot run.
+
+        ``clicks_given=False`` (no ``--clicks``) lets a scenario with a run length of its own
+        use it."""
+        # unknown names and sizes a scenario cannot use raise here
+        worlds = {name: scenario_config(name, base, clicks_given) for name in dict.fromkeys(scenarios or SCENARIOS)}
         if unknown := [p for p in policies or () if p not in ALL_POLICIES]:
             raise ValueError(f"unknown policy(ies) {', '.join(unknown)}; choose from {', '.join(ALL_POLICIES)}")
         if store not in ("memory", "sqlite"):
@@ -66,12 +74,11 @@ class Plan:
                 raise ValueError(
                     f"{', '.join(sim_only)} run(s) in the simulator only; leave out --http to compare them"
                 )
-        default = SERVICE_POLICIES if target else DEFAULT_POLICIES
+        policies = list(dict.fromkeys(policies or (SERVICE_POLICIES if target else DEFAULT_POLICIES)))
         return cls(
-            scenarios=scenarios,
-            policies=list(dict.fromkeys(policies or default)),
+            worlds=worlds,
+            policies=policies,
             seeds=list(range(seeds)),
-            base=base,
             options=options,
             store=store,
             http=target,
@@ -95,7 +102,7 @@ class Plan:
 
 def run(plan: Plan, console: Console) -> list[SeedRun]:
     """Run the plan with a progress bar, write its files, print its tables."""
-    total = len(plan.scenarios) * len(plan.seeds) * len(plan.policies) * plan.base.clicks
+    total = sum(config.clicks for config in plan.worlds.values()) * len(plan.seeds) * len(plan.policies)
     results: list[SeedRun] = []
     started = time.monotonic()
     with ExitStack() as stack:
@@ -122,9 +129,8 @@ def run(plan: Plan, console: Console) -> list[SeedRun]:
         )
         task = progress.add_task("clicks", total=total)
         for seed_run in simulate(
-            plan.scenarios, plan.policies, plan.seeds, plan.base, backend, plan.options,
-            lambda clicks: progress.advance(task, clicks),
-        ):  # fmt: skip
+            plan.worlds, plan.policies, plan.seeds, backend, plan.options, lambda clicks: progress.advance(task, clicks)
+        ):
             results.append(seed_run)
             progress.update(task, description=f"{seed_run.scenario} seed {seed_run.seed} done")
             if out:
@@ -133,7 +139,7 @@ def run(plan: Plan, console: Console) -> list[SeedRun]:
     elapsed = time.monotonic() - started
     print_report(Summary(results), len(plan.seeds), console)
     runs = len(plan.scenarios) * len(plan.seeds) * len(plan.policies)
-    console.print(f"{runs} runs of {plan.base.clicks:,} clicks in {elapsed:.1f} s")
+    console.print(f"{runs} runs, {total:,} clicks, in {elapsed:.1f} s")
     if plan.jsonl:
         console.print(f"JSON lines: {plan.jsonl}")
     if plan.plots:

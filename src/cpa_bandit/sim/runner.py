@@ -9,13 +9,12 @@ stream ends stays pending, as it would in production.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .contenders import Backend, SimPolicy, make_policy
-from .scenarios import scenario_config
 from .scores import Scores, regret_per_click, score
 from .stream import ClickStream, draw
 from .world import WorldConfig
@@ -131,17 +130,16 @@ def run_policy(
 
 
 def simulate(
-    scenarios: Sequence[str],
+    worlds: Mapping[str, WorldConfig],
     policies: Sequence[str],
     seeds: Sequence[int],
-    base: WorldConfig,
     backend: Backend,
     options: RunOptions = RunOptions(),
     on_progress: ProgressCallback | None = None,
 ) -> Iterator[SeedRun]:
-    """Every policy on the same stream per (scenario, seed), scenario by scenario."""
-    for scenario in scenarios:
-        config = scenario_config(scenario, base)
+    """Every policy on the same stream per (scenario, seed), scenario by scenario; ``worlds``
+    maps each scenario to its config (``scenarios.scenario_config``), sizes resolved."""
+    for scenario, config in worlds.items():
         for seed in seeds:
             _, stream = draw(config, seed)
             runs = [run_policy(name, stream, config, seed, backend, options, on_progress) for name in policies]
