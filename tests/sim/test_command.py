@@ -1,8 +1,10 @@
-"""``cpa-bandit simulate`` end to end in process: tables, JSON lines, plots, refusals."""
+"""``cpa-bandit simulate`` end to end in process: tables, JSON lines, plots, refusals, and
+the mean column checked against the JSON lines."""
 
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,58 @@ def simulate(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def _table(output: str, title: str) -> tuple[list[list[str]], list[list[str]]]:
+    """The cells of the header lines and of the rows of the table whose title starts with ``title``."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(title))
+    table = lines[start : next(i for i in range(start, len(lines)) if lines[i].startswith("└"))]
+
+    def cells(line: str) -> list[str]:
+        return [cell.strip() for cell in line[1:-1].split(line[0])]
+
+    return [cells(line) for line in table if line[0] == "┃"], [cells(line) for line in table if line[0] == "│"]
+
+
+def headers(output: str, title: str) -> list[str]:
+    """The scenario columns' headers, their lines joined."""
+    lines, _ = _table(output, title)
+    return [" ".join(part for part in column if part) for column in zip(*lines)][1:]
+
+
+def rows(output: str, title: str) -> dict[str, list[str]]:
+    """Policy -> its cells."""
+    _, lines = _table(output, title)
+    return {cells[0]: cells[1:] for cells in lines}
+
+
+def judged(path: Path) -> dict[tuple[str, str, int], float]:
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    return {(x["scenario"], x["policy"], x["seed"]): x["judged_efficiency"] for x in lines}
+
+
+POLICIES = ["thompson", "ucb", "random", "epsilon-greedy"]
+SEEDS = 3
+
+
+@pytest.fixture(scope="module")
+def every_scenario(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One small run of every scenario: its JSON lines and its report."""
+    path = tmp_path_factory.mktemp("sim") / "run.jsonl"
+    args = [f"--policy={p}" for p in POLICIES]
+    code, output = simulate(*args, "--seeds", str(SEEDS), "--jsonl", str(path))
+    assert code == 0, output
+    return path, output
+
+
+def test_the_mean_column_is_the_mean_over_the_core_scenarios_seed_by_seed(every_scenario: tuple[Path, str]) -> None:
+    path, output = every_scenario
+    efficiency = judged(path)
+    assert headers(output, "Efficiency")[-2:] == ["trap", "mean"]
+    for policy, cells in rows(output, "Efficiency").items():
+        means = [statistics.mean(efficiency[s, policy, seed] for s in CORE_SCENARIOS) for seed in range(SEEDS)]
+        assert cells[-1] == f"{statistics.mean(means):.3f} ± {statistics.stdev(means):.3f}", policy
+
+
 def test_tables_json_lines_and_plots(tmp_path: Path) -> None:
     args = [
         "--scenario", "static", "--scenario", "drift", "--policy", "thompson", "--policy", "random",
@@ -34,7 +88,8 @@ def test_tables_json_lines_and_plots(tmp_path: Path) -> None:
     assert code == 0, output
     assert "Efficiency, mean ± std over 2 seed(s)" in output and "Cumulative regret" in output
     assert "drift (2nd half)" in output
-    assert "thompson on static" in output and "vs best baseline on drift (random)" in output
+    assert "thompson on drift" in output and "vs best baseline on drift (random)" in output
+    assert "mean" not in headers(output, "Efficiency"), "not every core scenario ran"
 
     lines = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
     assert [(x["scenario"], x["seed"], x["policy"]) for x in lines] == [

@@ -14,9 +14,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .contenders import ALL_POLICIES, BASELINES, DEFAULT_POLICIES, ORACLE, SERVICE_POLICIES, Backend, InProcess
 from .http_client import HttpBackend, Target
-from .report import Summary, json_lines, print_report
+from .report import json_lines, print_report
 from .runner import RunOptions, SeedRun, simulate
 from .scenarios import SCENARIOS, scenario_config
+from .summary import Summary
 from .world import WorldConfig
 
 
@@ -137,7 +138,7 @@ def run(plan: Plan, console: Console) -> list[SeedRun]:
                 out.writelines(line + "\n" for line in json_lines(seed_run, plan.run_info()))
                 out.flush()
     elapsed = time.monotonic() - started
-    print_report(Summary(results), len(plan.seeds), console)
+    print_report(Summary(results), console)
     runs = len(plan.scenarios) * len(plan.seeds) * len(plan.policies)
     console.print(f"{runs} runs, {total:,} clicks, in {elapsed:.1f} s")
     if plan.jsonl:

@@ -8,8 +8,7 @@ computed from them.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
 
 import numpy as np
@@ -18,21 +17,9 @@ from rich.table import Table
 
 from .contenders import BASELINES
 from .runner import SeedRun
-from .scenarios import SCENARIOS
-from .scores import Scores
-
-CHAMPION = "thompson"
-"""The service's sampler the acceptance targets are about (Thompson with sources)."""
-TARGETS = {"static": 0.80, "drift": 0.70, "new-offers": 0.80}
-"""Least mean judged efficiency of the champion per scenario."""
-MARGIN = 0.10
-"""By how much the champion must beat the best baseline in every scenario."""
-
-
-def judged_efficiency(scenario: str, scores: Scores) -> float:
-    if SCENARIOS[scenario].judged_on == "second_half":
-        return scores.efficiency_second_half
-    return scores.efficiency
+from .scenarios import CORE_SCENARIOS, SCENARIOS
+from .summary import Summary, judged_efficiency
+from .targets import target_lines
 
 
 def json_lines(seed_run: SeedRun, run_info: dict) -> Iterator[str]:
@@ -50,71 +37,55 @@ def json_lines(seed_run: SeedRun, run_info: dict) -> Iterator[str]:
         )
 
 
-class Summary:
-    """Scores over seeds per (scenario, policy)."""
-
-    def __init__(self, seed_runs: Sequence[SeedRun]) -> None:
-        self._scores: dict[tuple[str, str], list[Scores]] = defaultdict(list)
-        for seed_run in seed_runs:
-            for run in seed_run.runs:
-                self._scores[seed_run.scenario, run.policy].append(run.scores)
-        self.scenarios = list(dict.fromkeys(scenario for scenario, _ in self._scores))
-        self.policies = list(dict.fromkeys(policy for _, policy in self._scores))
-
-    def values(self, scenario: str, policy: str, metric: str) -> np.ndarray:
-        scores = self._scores[scenario, policy]
-        if metric == "judged_efficiency":
-            return np.array([judged_efficiency(scenario, s) for s in scores])
-        return np.array([getattr(s, metric) for s in scores])
-
-    def mean(self, scenario: str, policy: str, metric: str = "judged_efficiency") -> float:
-        return float(self.values(scenario, policy, metric).mean())
-
-    def cell(self, scenario: str, policy: str, metric: str, fmt: str) -> str:
-        values = self.values(scenario, policy, metric)
-        std = values.std(ddof=1) if len(values) > 1 else 0.0
-        return f"{values.mean():{fmt}} ± {std:{fmt}}"
+def _header(scenario: str, judged: bool = True) -> str:
+    """The scenario's column, naming the part of the run judged when it is not all of it."""
+    second_half = judged and SCENARIOS[scenario].judged_on == "second_half"
+    return scenario + (" (2nd half)" if second_half else "")
 
 
-def table(summary: Summary, metric: str, title: str, fmt: str) -> Table:
+def _grid(title: str, headers: Iterable[str], rows: Iterable[tuple[str, Sequence[str]]]) -> Table:
+    """A policy per row (baselines dimmed), a column per header."""
     out = Table(title=title, title_justify="left")
     out.add_column("policy", style="bold")
-    for scenario in summary.scenarios:
-        judged = metric == "judged_efficiency" and SCENARIOS[scenario].judged_on == "second_half"
-        part = " (2nd half)" if judged else ""
-        out.add_column(scenario + part, justify="right")
-    for policy in summary.policies:
-        style = "dim" if policy in BASELINES else None
-        out.add_row(policy, *(summary.cell(s, policy, metric, fmt) for s in summary.scenarios), style=style)
+    for header in headers:
+        out.add_column(header, justify="right")
+    for policy, cells in rows:
+        out.add_row(policy, *cells, style="dim" if policy in BASELINES else None)
     return out
 
 
-def target_lines(summary: Summary) -> list[tuple[bool, str]]:
-    """(met, sentence) per acceptance target that this run can check."""
-    if CHAMPION not in summary.policies:
-        return []
-    lines = []
-    for scenario in summary.scenarios:
-        got = summary.mean(scenario, CHAMPION)
-        if scenario in TARGETS:
-            need = TARGETS[scenario]
-            lines.append((got >= need, f"{CHAMPION} on {scenario}: {got:.3f} (target >= {need:.2f})"))
-        baselines = [p for p in summary.policies if p in BASELINES]
-        if baselines:
-            best = max(baselines, key=lambda p: summary.mean(scenario, p))
-            lead = got - summary.mean(scenario, best)
-            lines.append(
-                (
-                    lead >= MARGIN,
-                    f"{CHAMPION} vs best baseline on {scenario} ({best}): {lead:+.3f} (target >= +{MARGIN:.2f})",
-                )
-            )
-    return lines
+def _spread(values: np.ndarray, fmt: str) -> str:
+    std = values.std(ddof=1) if len(values) > 1 else 0.0
+    return f"{values.mean():{fmt}} ± {std:{fmt}}"
 
 
-def print_report(summary: Summary, seeds: int, console: Console) -> None:
-    console.print(table(summary, "judged_efficiency", f"Efficiency, mean ± std over {seeds} seed(s)", ".3f"))
-    console.print(table(summary, "regret", "Cumulative regret (expected revenue lost to the oracle)", ",.0f"))
+def efficiency_table(summary: Summary) -> Table:
+    """Judged efficiency per scenario and, when they all ran, its mean over the core scenarios
+    (per seed, then mean ± std over seeds)."""
+    title = f"Efficiency, mean ± std over {len(summary.seeds)} seed(s)"
+    headers = [_header(s) for s in summary.scenarios]
+    if summary.has_core:
+        title += f"; mean: per seed over {', '.join(CORE_SCENARIOS)}"
+        headers.append("mean")
+
+    def cells(policy: str) -> list[str]:
+        out = [_spread(summary.values(s, policy, "judged_efficiency"), ".3f") for s in summary.scenarios]
+        if summary.has_core:
+            out.append(_spread(np.fromiter(summary.core_mean(policy).values(), dtype=float), ".3f"))
+        return out
+
+    return _grid(title, headers, ((policy, cells(policy)) for policy in summary.policies))
+
+
+def regret_table(summary: Summary) -> Table:
+    rows = ((p, [_spread(summary.values(s, p, "regret"), ",.0f") for s in summary.scenarios]) for p in summary.policies)
+    headers = (_header(s, judged=False) for s in summary.scenarios)
+    return _grid("Cumulative regret (expected revenue lost to the oracle)", headers, rows)
+
+
+def print_report(summary: Summary, console: Console) -> None:
+    console.print(efficiency_table(summary))
+    console.print(regret_table(summary))
     for scenario in summary.scenarios:
         console.print(f"[bold]{scenario}[/]: {SCENARIOS[scenario].description}")
     for met, line in target_lines(summary):
