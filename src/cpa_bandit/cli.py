@@ -121,6 +121,13 @@ def simulate(
         str | None, typer.Option(help="Write one JSON line per (scenario, policy, seed) to this file.")
     ] = None,
     plots: Annotated[str | None, typer.Option(help="Write PNG charts per scenario into this directory.")] = None,
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            help="Policy the paired table subtracts from every other (default: each scenario's best baseline).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Compare the service's samplers with baselines on simulated CPA traffic."""
     from pathlib import Path
@@ -137,7 +144,7 @@ def simulate(
         plan = Plan.check(
             scenario, policy, seeds, base, RunOptions(seconds_per_click), store, http,
             Path(jsonl) if jsonl else None, Path(plots) if plots else None,
-            clicks_given=clicks is not None,
+            clicks_given=clicks is not None, reference=reference,
         )  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -1,10 +1,12 @@
 """``cpa-bandit simulate`` end to end in process: tables, JSON lines, plots, refusals, and
-the mean column checked against the JSON lines."""
+the paired tables' numbers checked against the JSON lines."""
 
 from __future__ import annotations
 
 import json
+import math
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from cpa_bandit.sim.scenarios import CORE_SCENARIOS, SCENARIOS
 from cpa_bandit.sim.world import WorldConfig
 
 SMALL_ARGS = ["--clicks", "600", "--offers", "12", "--sources", "3", "--eligible", "5", "--delay", "30"]
+SCENARIOS_HEADERS = ["static", "drift (2nd half)", "new-offers", "long-delays", "source-specific", "trap"]
 
 
 def simulate(*args: str) -> tuple[int, str]:
@@ -56,6 +59,11 @@ def judged(path: Path) -> dict[tuple[str, str, int], float]:
     return {(x["scenario"], x["policy"], x["seed"]): x["judged_efficiency"] for x in lines}
 
 
+def paired_cell(values: Sequence[float]) -> str:
+    """Mean ± s.e. as the report should print it, computed here with the standard library."""
+    return f"{statistics.mean(values):+.3f} ± {statistics.stdev(values) / math.sqrt(len(values)):.3f}"
+
+
 POLICIES = ["thompson", "ucb", "random", "epsilon-greedy"]
 SEEDS = 3
 
@@ -65,7 +73,7 @@ def every_scenario(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]
     """One small run of every scenario: its JSON lines and its report."""
     path = tmp_path_factory.mktemp("sim") / "run.jsonl"
     args = [f"--policy={p}" for p in POLICIES]
-    code, output = simulate(*args, "--seeds", str(SEEDS), "--jsonl", str(path))
+    code, output = simulate(*args, "--seeds", str(SEEDS), "--reference", "random", "--jsonl", str(path))
     assert code == 0, output
     return path, output
 
@@ -77,6 +85,39 @@ def test_the_mean_column_is_the_mean_over_the_core_scenarios_seed_by_seed(every_
     for policy, cells in rows(output, "Efficiency").items():
         means = [statistics.mean(efficiency[s, policy, seed] for s in CORE_SCENARIOS) for seed in range(SEEDS)]
         assert cells[-1] == f"{statistics.mean(means):.3f} ± {statistics.stdev(means):.3f}", policy
+
+
+def test_the_paired_table_subtracts_the_reference_seed_by_seed(every_scenario: tuple[Path, str]) -> None:
+    path, output = every_scenario
+    efficiency = judged(path)
+    table = rows(output, "Paired difference, policy − random")
+    assert headers(output, "Paired difference, policy − random") == [*SCENARIOS_HEADERS, "mean"]
+    assert set(table) == set(POLICIES) - {"random"}
+    for policy, cells in table.items():
+        for scenario, cell in zip(SCENARIOS, cells):
+            diffs = [efficiency[scenario, policy, seed] - efficiency[scenario, "random", seed] for seed in range(SEEDS)]
+            assert cell == paired_cell(diffs), (scenario, policy)
+        means = [
+            statistics.mean(efficiency[s, policy, seed] - efficiency[s, "random", seed] for s in CORE_SCENARIOS)
+            for seed in range(SEEDS)
+        ]
+        assert cells[-1] == paired_cell(means), policy
+
+
+def test_by_default_the_paired_table_subtracts_each_scenario_s_best_baseline(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    args = ["--scenario", "static", "--scenario", "trap", "--seeds", "2", *(f"--policy={p}" for p in POLICIES)]
+    code, output = simulate(*args, "--jsonl", str(path))
+    assert code == 0, output
+    efficiency = judged(path)
+    best = {
+        s: max(["random", "epsilon-greedy"], key=lambda p: statistics.mean(efficiency[s, p, seed] for seed in (0, 1)))
+        for s in ("static", "trap")
+    }
+    title = "Paired difference from each scenario's best baseline"
+    assert headers(output, title) == [f"static vs {best['static']}", f"trap vs {best['trap']}"]
+    diffs = [efficiency["trap", "ucb", seed] - efficiency["trap", best["trap"], seed] for seed in (0, 1)]
+    assert rows(output, title)["ucb"][1] == paired_cell(diffs)
 
 
 def test_tables_json_lines_and_plots(tmp_path: Path) -> None:
@@ -141,6 +182,7 @@ def test_sqlite_store_runs_the_same_decisions(tmp_path: Path) -> None:
         (["--http", "https://127.0.0.1:8000"], "URL like"),
         (["--http", "http://127.0.0.1:8000", "--policy", "seed-ucb"], "seed-ucb run(s) in the simulator only"),
         (["--http", "http://127.0.0.1:8000", "--store", "sqlite"], "in process only"),
+        (["--policy", "ucb", "--reference", "thompson"], "--reference thompson is not among the policies run: ucb"),
     ],
 )
 def test_refusals(args: list[str], message: str) -> None:

@@ -23,7 +23,7 @@ from .world import WorldConfig
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """A checked command line: what to run, where, and where to write."""
+    """A checked command line: what to run, where, what to compare with, and where to write."""
 
     worlds: dict[str, WorldConfig]
     """Each scenario to run, with its world's config at the sizes it runs at."""
@@ -34,6 +34,8 @@ class Plan:
     http: Target | None
     jsonl: Path | None
     plots: Path | None
+    reference: str | None = None
+    """The policy the paired table subtracts; None: each scenario's best baseline."""
 
     @property
     def scenarios(self) -> list[str]:
@@ -53,6 +55,7 @@ class Plan:
         plots: Path | None,
         *,
         clicks_given: bool = True,
+        reference: str | None = None,
     ) -> Plan:
         """Raises ``ValueError`` with a message for the user on anything it cannot run.
 
@@ -76,6 +79,8 @@ class Plan:
                     f"{', '.join(sim_only)} run(s) in the simulator only; leave out --http to compare them"
                 )
         policies = list(dict.fromkeys(policies or (SERVICE_POLICIES if target else DEFAULT_POLICIES)))
+        if reference is not None and reference not in policies:
+            raise ValueError(f"--reference {reference} is not among the policies run: {', '.join(policies)}")
         return cls(
             worlds=worlds,
             policies=policies,
@@ -85,6 +90,7 @@ class Plan:
             http=target,
             jsonl=jsonl,
             plots=plots,
+            reference=reference,
         )
 
     def run_info(self) -> dict:
@@ -138,7 +144,7 @@ def run(plan: Plan, console: Console) -> list[SeedRun]:
                 out.writelines(line + "\n" for line in json_lines(seed_run, plan.run_info()))
                 out.flush()
     elapsed = time.monotonic() - started
-    print_report(Summary(results), console)
+    print_report(Summary(results), console, plan.reference)
     runs = len(plan.scenarios) * len(plan.seeds) * len(plan.policies)
     console.print(f"{runs} runs, {total:,} clicks, in {elapsed:.1f} s")
     if plan.jsonl:

@@ -1,14 +1,15 @@
 """What a simulation tells a person and a machine: Rich tables, the acceptance targets, JSON lines.
 
-Each scenario is judged on the part of the run its :class:`~.scenarios.Scenario` names (the
-second half after a drift); the JSON lines carry every score, so any other view can be
-computed from them.
+Efficiency varies from seed to seed mostly with the world (some markets are easy), so its
+spread says little about a difference between policies; the paired table, seed by seed on
+the same streams, does. The JSON lines carry every score, so any other view can be computed
+from them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict
 
 import numpy as np
@@ -16,10 +17,14 @@ from rich.console import Console
 from rich.table import Table
 
 from .contenders import BASELINES
+from .paired import Estimate, PerSeed, differences, seed_means
 from .runner import SeedRun
 from .scenarios import CORE_SCENARIOS, SCENARIOS
 from .summary import Summary, judged_efficiency
-from .targets import target_lines
+from .targets import EXEMPT_BASELINE, target_baseline, target_lines
+
+Pairing = Callable[[str, str], PerSeed]
+"""(scenario, policy) → that policy's paired differences on that scenario, by seed."""
 
 
 def json_lines(seed_run: SeedRun, run_info: dict) -> Iterator[str]:
@@ -83,8 +88,51 @@ def regret_table(summary: Summary) -> Table:
     return _grid("Cumulative regret (expected revenue lost to the oracle)", headers, rows)
 
 
-def print_report(summary: Summary, console: Console) -> None:
+def _paired_grid(
+    summary: Summary, title: str, headers: Mapping[str, str], policies: Sequence[str], pairing: Pairing
+) -> Table:
+    """Mean ± s.e. of ``pairing`` per scenario (``headers``: scenario → its column) and, when
+    every core scenario is a column, of its per-seed mean over them. A cell paired on fewer
+    seeds than the run has says on how many."""
+    with_mean = set(CORE_SCENARIOS) <= headers.keys()
+
+    def cells(policy: str) -> list[str]:
+        per_scenario = {scenario: pairing(scenario, policy) for scenario in headers}
+        estimates = [Estimate.of(values) for values in per_scenario.values()]
+        if with_mean:
+            estimates.append(Estimate.of(seed_means([per_scenario[s] for s in CORE_SCENARIOS])))
+        return [f"{e} (n={e.n})" if 0 < e.n < len(summary.seeds) else str(e) for e in estimates]
+
+    return _grid(title, [*headers.values(), *(["mean"] if with_mean else [])], ((p, cells(p)) for p in policies))
+
+
+def reference_table(summary: Summary, reference: str | None) -> Table | None:
+    """Each policy − ``reference`` on the same streams; by default − the best baseline of each
+    scenario, the one its target holds up. None when there is nothing to compare with."""
+    if reference is None:
+        references = {s: target_baseline(summary, s) for s in summary.scenarios}
+        headers = {s: f"{_header(s)}\nvs {r}" for s, r in references.items()}
+        policies = summary.policies
+        title = f"Paired difference from each scenario's best baseline ({EXEMPT_BASELINE} aside)"
+    else:
+        references = dict.fromkeys(summary.scenarios, reference)
+        headers = {s: _header(s) for s in summary.scenarios}
+        policies = [p for p in summary.policies if p != reference]
+        title = f"Paired difference, policy − {reference}"
+    if None in references.values() or not policies:
+        return None
+    title += f", in efficiency: mean ± s.e. over {len(summary.seeds)} seed(s)"
+
+    def pairing(scenario: str, policy: str) -> PerSeed:
+        return differences(summary.judged(scenario, policy), summary.judged(scenario, references[scenario]))
+
+    return _paired_grid(summary, title, headers, policies, pairing)
+
+
+def print_report(summary: Summary, console: Console, reference: str | None = None) -> None:
     console.print(efficiency_table(summary))
+    if (paired := reference_table(summary, reference)) is not None:
+        console.print(paired)
     console.print(regret_table(summary))
     for scenario in summary.scenarios:
         console.print(f"[bold]{scenario}[/]: {SCENARIOS[scenario].description}")
