@@ -128,6 +128,14 @@ def simulate(
             show_default=False,
         ),
     ] = None,
+    paired_with: Annotated[
+        str | None,
+        typer.Option(
+            help="A --jsonl file of an earlier run (e.g. the release, from its checkout): show this run − that one"
+            " per (scenario, policy, seed) both have. Refused if their world configs differ.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Compare the service's samplers with baselines on simulated CPA traffic."""
     from pathlib import Path
@@ -145,6 +153,7 @@ def simulate(
             scenario, policy, seeds, base, RunOptions(seconds_per_click), store, http,
             Path(jsonl) if jsonl else None, Path(plots) if plots else None,
             clicks_given=clicks is not None, reference=reference,
+            paired_with=Path(paired_with) if paired_with else None,
         )  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

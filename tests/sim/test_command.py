@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from cpa_bandit.cli import app
 from cpa_bandit.sim.command import Plan
 from cpa_bandit.sim.contenders import DEFAULT_POLICIES, SERVICE_POLICIES
+from cpa_bandit.sim.jsonl import RUN_INFO_KEYS
 from cpa_bandit.sim.runner import RunOptions
 from cpa_bandit.sim.scenarios import CORE_SCENARIOS, SCENARIOS
 from cpa_bandit.sim.world import WorldConfig
@@ -28,6 +29,11 @@ def simulate(*args: str) -> tuple[int, str]:
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.output
+
+
+def said(output: str) -> str:
+    """The text of the output with the error box's borders and line breaks taken out."""
+    return " ".join(output.replace("│", " ").split())
 
 
 def _table(output: str, title: str) -> tuple[list[list[str]], list[list[str]]]:
@@ -120,6 +126,84 @@ def test_by_default_the_paired_table_subtracts_each_scenario_s_best_baseline(tmp
     assert rows(output, title)["ucb"][1] == paired_cell(diffs)
 
 
+def _earlier(path: Path, tmp_path: Path, change) -> Path:
+    """A copy of the run's JSON lines, each line passed through ``change``."""
+    out = tmp_path / "earlier.jsonl"
+    lines = [change(json.loads(line)) for line in path.read_text().splitlines()]
+    out.write_text("".join(json.dumps(line) + "\n" for line in lines if line is not None))
+    return out
+
+
+def test_paired_with_an_earlier_run_subtracts_it_seed_by_seed(every_scenario: tuple[Path, str], tmp_path: Path) -> None:
+    path, _ = every_scenario
+    shift = {0: 0.10, 1: 0.02, 2: 0.06}
+
+    def release(line: dict) -> dict | None:
+        """As the release wrote it: no trap, no offer_draw; and ucb scored other numbers on static."""
+        if line["scenario"] == "trap":
+            return None
+        del line["config"]["offer_draw"]
+        if (line["scenario"], line["policy"]) == ("static", "ucb"):
+            line["judged_efficiency"] += shift[line["seed"]]
+        return line
+
+    earlier = _earlier(path, tmp_path, release)
+    args = [f"--policy={p}" for p in POLICIES]
+    code, output = simulate(*args, "--seeds", str(SEEDS), "--paired-with", str(earlier))
+    assert code == 0, output
+    title = "This run − earlier.jsonl"
+    assert headers(output, title) == [*SCENARIOS_HEADERS[:-1], "mean"], "no trap to pair with"
+    table = rows(output, title)
+    assert table["ucb"][0] == paired_cell([-d for d in shift.values()])
+    assert table["ucb"][-1] == paired_cell([-d / len(CORE_SCENARIOS) for d in shift.values()])
+    assert table["ucb"][1:-1] == ["+0.000 ± 0.000"] * 4, "same code, same streams, same numbers"
+    assert table["thompson"] == ["+0.000 ± 0.000"] * 6
+
+
+def test_paired_with_fewer_seeds_says_on_how_many(every_scenario: tuple[Path, str], tmp_path: Path) -> None:
+    path, _ = every_scenario
+    earlier = _earlier(path, tmp_path, lambda line: line if line["seed"] == 0 else None)
+    code, output = simulate("--scenario", "static", "--policy", "ucb", "--seeds", "2", "--paired-with", str(earlier))
+    assert code == 0, output
+    assert rows(output, "This run − earlier.jsonl")["ucb"] == ["+0.000 ± — (n=1)"]
+
+
+def test_paired_with_another_world_is_refused(every_scenario: tuple[Path, str], tmp_path: Path) -> None:
+    path, _ = every_scenario
+
+    def other_delays(line: dict) -> dict:
+        if (line["scenario"], line["seed"]) == ("drift", 1):
+            line["config"]["mean_delay"] = 60.0
+        return line
+
+    earlier = _earlier(path, tmp_path, other_delays)
+    code, output = simulate("--scenario", "drift", "--seeds", "2", "--paired-with", str(earlier))
+    assert code == 2, output
+    assert "drift seed 1 ran on another world (mean_delay 60.0 there, 30.0 here)" in said(output), output
+    assert "Traceback" not in output
+    assert simulate("--scenario", "drift", "--seeds", "1", "--paired-with", str(earlier))[0] == 0, "seed 1 not paired"
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("not json\n", "line 1: not JSON"),
+        ('{"scenario": "static"}\n', "line 1: not a line of `simulate --jsonl`"),
+        ("", "has no (scenario, policy, seed) in common with this run"),
+    ],
+)
+def test_paired_with_a_file_that_is_not_a_run_is_refused(tmp_path: Path, content: str, message: str) -> None:
+    (tmp_path / "x.jsonl").write_text(content)
+    code, output = simulate("--paired-with", str(tmp_path / "x.jsonl"))
+    assert code == 2 and message in said(output), output
+
+
+def test_the_run_info_is_what_pairing_ignores() -> None:
+    for http in (None, "http://127.0.0.1:8000"):
+        plan = Plan.check(["static"], None, 1, WorldConfig(), RunOptions(), "memory", http, None, None)
+        assert set(plan.run_info()) <= RUN_INFO_KEYS
+
+
 def test_tables_json_lines_and_plots(tmp_path: Path) -> None:
     args = [
         "--scenario", "static", "--scenario", "drift", "--policy", "thompson", "--policy", "random",
@@ -188,7 +272,7 @@ def test_sqlite_store_runs_the_same_decisions(tmp_path: Path) -> None:
 def test_refusals(args: list[str], message: str) -> None:
     code, output = simulate(*args)
     assert code == 2
-    assert message in " ".join(output.split()), output
+    assert message in said(output), output
 
 
 def test_defaults_run_every_scenario_and_policy() -> None:

@@ -14,7 +14,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .contenders import ALL_POLICIES, BASELINES, DEFAULT_POLICIES, ORACLE, SERVICE_POLICIES, Backend, InProcess
 from .http_client import HttpBackend, Target
-from .report import json_lines, print_report
+from .jsonl import EarlierRun, json_lines, read_earlier
+from .report import print_report
 from .runner import RunOptions, SeedRun, simulate
 from .scenarios import SCENARIOS, scenario_config
 from .summary import Summary
@@ -36,6 +37,8 @@ class Plan:
     plots: Path | None
     reference: str | None = None
     """The policy the paired table subtracts; None: each scenario's best baseline."""
+    earlier: EarlierRun | None = None
+    """An earlier run's lines to pair this one with."""
 
     @property
     def scenarios(self) -> list[str]:
@@ -56,11 +59,12 @@ class Plan:
         *,
         clicks_given: bool = True,
         reference: str | None = None,
+        paired_with: Path | None = None,
     ) -> Plan:
         """Raises ``ValueError`` with a message for the user on anything it cannot run.
 
         ``clicks_given=False`` (no ``--clicks``) lets a scenario with a run length of its own
-        use it."""
+        use it. An earlier run to pair with is read and checked here, before anything runs."""
         # unknown names and sizes a scenario cannot use raise here
         worlds = {name: scenario_config(name, base, clicks_given) for name in dict.fromkeys(scenarios or SCENARIOS)}
         if unknown := [p for p in policies or () if p not in ALL_POLICIES]:
@@ -91,6 +95,7 @@ class Plan:
             jsonl=jsonl,
             plots=plots,
             reference=reference,
+            earlier=read_earlier(paired_with, worlds, policies, range(seeds)) if paired_with else None,
         )
 
     def run_info(self) -> dict:
@@ -144,7 +149,7 @@ def run(plan: Plan, console: Console) -> list[SeedRun]:
                 out.writelines(line + "\n" for line in json_lines(seed_run, plan.run_info()))
                 out.flush()
     elapsed = time.monotonic() - started
-    print_report(Summary(results), console, plan.reference)
+    print_report(Summary(results), console, plan.reference, plan.earlier)
     runs = len(plan.scenarios) * len(plan.seeds) * len(plan.policies)
     console.print(f"{runs} runs, {total:,} clicks, in {elapsed:.1f} s")
     if plan.jsonl:

@@ -1,45 +1,29 @@
-"""What a simulation tells a person and a machine: Rich tables, the acceptance targets, JSON lines.
+"""What a simulation tells a person: Rich tables of efficiency, paired differences and regret,
+then the acceptance targets.
 
 Efficiency varies from seed to seed mostly with the world (some markets are easy), so its
-spread says little about a difference between policies; the paired table, seed by seed on
-the same streams, does. The JSON lines carry every score, so any other view can be computed
-from them.
+spread says little about a difference between policies; the paired tables, seed by seed on
+the same streams, do. The JSON lines (:mod:`.jsonl`) carry every score, so any other view
+can be computed from them.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 from .contenders import BASELINES
+from .jsonl import EarlierRun
 from .paired import Estimate, PerSeed, differences, seed_means
-from .runner import SeedRun
 from .scenarios import CORE_SCENARIOS, SCENARIOS
-from .summary import Summary, judged_efficiency
+from .summary import Summary
 from .targets import EXEMPT_BASELINE, target_baseline, target_lines
 
 Pairing = Callable[[str, str], PerSeed]
 """(scenario, policy) → that policy's paired differences on that scenario, by seed."""
-
-
-def json_lines(seed_run: SeedRun, run_info: dict) -> Iterator[str]:
-    """One line per policy: its scores, and the world config plus ``run_info`` (mode, store…)."""
-    for run in seed_run.runs:
-        yield json.dumps(
-            {
-                "scenario": seed_run.scenario,
-                "policy": run.policy,
-                "seed": seed_run.seed,
-                "judged_efficiency": judged_efficiency(seed_run.scenario, run.scores),
-                **asdict(run.scores),
-                "config": {**asdict(seed_run.config), **run_info},
-            }
-        )
 
 
 def _header(scenario: str, judged: bool = True) -> str:
@@ -129,10 +113,25 @@ def reference_table(summary: Summary, reference: str | None) -> Table | None:
     return _paired_grid(summary, title, headers, policies, pairing)
 
 
-def print_report(summary: Summary, console: Console, reference: str | None = None) -> None:
+def earlier_table(summary: Summary, earlier: EarlierRun) -> Table:
+    """This run − the earlier one per (scenario, policy), seed by seed, where both have them."""
+    scenarios = [s for s in summary.scenarios if any(earlier.judged(s, p) for p in summary.policies)]
+    policies = [p for p in summary.policies if any(earlier.judged(s, p) for s in summary.scenarios)]
+    title = f"This run − {earlier.path.name}, in efficiency: mean ± s.e. over the seeds both have"
+    return _paired_grid(
+        summary, title, {s: _header(s) for s in scenarios}, policies,
+        lambda s, p: differences(summary.judged(s, p), earlier.judged(s, p)),
+    )  # fmt: skip
+
+
+def print_report(
+    summary: Summary, console: Console, reference: str | None = None, earlier: EarlierRun | None = None
+) -> None:
     console.print(efficiency_table(summary))
     if (paired := reference_table(summary, reference)) is not None:
         console.print(paired)
+    if earlier is not None:
+        console.print(earlier_table(summary, earlier))
     console.print(regret_table(summary))
     for scenario in summary.scenarios:
         console.print(f"[bold]{scenario}[/]: {SCENARIOS[scenario].description}")
