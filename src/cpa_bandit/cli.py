@@ -100,7 +100,12 @@ def simulate(
             show_default=False,
         ),
     ] = None,
-    seeds: Annotated[int, typer.Option(min=1, help="Seeds 0 … N-1; scores are mean ± std over them.")] = 3,
+    seeds: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Seeds 0 … N-1; scores are mean ± std over them. Judge a policy change on 16 (seeds 0–15)."
+        ),
+    ] = 3,
     clicks: Annotated[
         int | None,
         typer.Option(min=1, help="Clicks per run, every scenario (default: 10,000; trap: 4,000).", show_default=False),
@@ -137,7 +142,12 @@ def simulate(
         ),
     ] = None,
 ) -> None:
-    """Compare the service's samplers with baselines on simulated CPA traffic."""
+    """Compare the service's samplers with baselines on simulated CPA traffic.
+
+    Every policy replays the same click stream per (scenario, seed), so paired differences (mean ± s.e. over seeds) show what the spread of efficiency hides.
+
+    To judge a policy change, run 16 seeds (0–15) and read the paired table: on the checkout before the change `cpa-bandit simulate --seeds 16 --jsonl before.jsonl`, then on the change `cpa-bandit simulate --seeds 16 --paired-with before.jsonl`.
+    """  # one line per paragraph: the help keeps a docstring's line breaks
     from pathlib import Path
 
     from rich.console import Console

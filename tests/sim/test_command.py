@@ -293,3 +293,5 @@ def test_help_names_every_scenario_and_policy() -> None:
     text = " ".join(result.output.split())
     for name in [*SCENARIOS, *DEFAULT_POLICIES, "oracle"]:
         assert name in text, name
+    assert "To judge a policy change, run 16 seeds (0–15) and read the paired table" in text
+    assert "--seeds 16 --jsonl before.jsonl" in text and "--seeds 16 --paired-with before.jsonl" in text
