@@ -46,10 +46,10 @@ def test_the_window_ends_with_the_current_hour() -> None:
 
 def test_each_hour_is_a_column_of_the_offers_shares() -> None:
     counts = [
-        HourCounts(CURRENT - H, 1, 30, 1, 25_000_000),
-        HourCounts(CURRENT - H, 2, 10, 0, 0),
-        HourCounts(CURRENT, 2, 5, 1, 40_000_000),
-        HourCounts(CURRENT - 30 * H, 1, 99, 9, 0),  # before the window
+        HourCounts(CURRENT - H, 1, 30, 12, 1, 25_000_000),
+        HourCounts(CURRENT - H, 2, 10, 4, 0, 0),
+        HourCounts(CURRENT, 2, 5, 1, 1, 40_000_000),
+        HourCounts(CURRENT - 30 * H, 1, 99, 9, 9, 0),  # before the window
     ]
     series = offer_series(counts, WINDOW, {1: "#1 Casino"})
     assert [(s.label, s.colour) for s in series] == [("#1 Casino", PALETTE[0]), ("#2", PALETTE[1])]
@@ -64,7 +64,7 @@ def test_each_hour_is_a_column_of_the_offers_shares() -> None:
 
 
 def test_revenue_is_one_line_per_offer_with_a_dot_per_hour_with_clicks() -> None:
-    counts = [HourCounts(CURRENT - 2 * H, 7, 4, 1, 37_500_000), HourCounts(CURRENT, 7, 3, 0, 0)]
+    counts = [HourCounts(CURRENT - 2 * H, 7, 4, 2, 1, 37_500_000), HourCounts(CURRENT, 7, 3, 0, 0, 0)]
     root = parse(revenue_chart(offer_series(counts, WINDOW, {}), WINDOW))
     assert len(root.findall(f"{SVG}path")) == 1
     dots = marks(root, "circle")
@@ -78,13 +78,13 @@ def test_revenue_is_one_line_per_offer_with_a_dot_per_hour_with_clicks() -> None
 
 
 def test_revenue_axis_of_clicks_that_earned_nothing_yet() -> None:
-    root = parse(revenue_chart(offer_series([HourCounts(CURRENT, 7, 3, 0, 0)], WINDOW, {}), WINDOW))
+    root = parse(revenue_chart(offer_series([HourCounts(CURRENT, 7, 3, 0, 0, 0)], WINDOW, {}), WINDOW))
     labels = [t.text for t in root.iter(f"{SVG}text")]
     assert {"0.00", "1.00"} <= set(labels)
 
 
 def test_offers_beyond_the_palette_are_drawn_together_in_grey() -> None:
-    counts = [HourCounts(CURRENT, offer_id, 100 - offer_id, 0, offer_id * 1_000_000) for offer_id in range(12)]
+    counts = [HourCounts(CURRENT, offer_id, 100 - offer_id, 1, 0, offer_id * 1_000_000) for offer_id in range(12)]
     series = offer_series(counts, WINDOW, {})
     assert len(series) == len(PALETTE)
     assert [s.label for s in series[:-1]] == [f"#{i}" for i in range(len(PALETTE) - 1)]  # the most clicked
@@ -98,7 +98,7 @@ def test_offers_beyond_the_palette_are_drawn_together_in_grey() -> None:
 @pytest.mark.parametrize("chart", [share_chart, revenue_chart])
 def test_offer_names_are_escaped(chart) -> None:
     name = "#5 <script>alert(\"x\")</script> & 'co'"
-    svg = chart(offer_series([HourCounts(CURRENT, 5, 10, 1, 1_000_000)], WINDOW, {5: name}), WINDOW)
+    svg = chart(offer_series([HourCounts(CURRENT, 5, 10, 1, 1, 1_000_000)], WINDOW, {5: name}), WINDOW)
     assert "<script" not in svg
     root = parse(svg)
     assert not list(root.iter(f"{SVG}script")) and not list(root.iter("script"))

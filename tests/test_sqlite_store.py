@@ -9,7 +9,7 @@ import pytest
 
 from cpa_bandit.domain import Decision, StoreUnavailable
 from cpa_bandit.store import SQLiteStore, open_store
-from cpa_bandit.store.base import COUNTER_COLUMNS
+from cpa_bandit.store.base import COUNTER_COLUMNS, HourCounts
 from cpa_bandit.store.sqlite import SCHEMA_VERSION
 
 
@@ -83,3 +83,26 @@ def test_a_version_1_database_is_migrated_with_its_data(tmp_path: Path) -> None:
     assert store.record_decision(Decision("k5", 4, "fb", 3.0))[1]
     assert store.read_offers([4], "fb").by_source[0, 0] == 3
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_version_4_database_gains_hourly_resolved_from_its_clicks(tmp_path: Path) -> None:
+    """Its hours count the clicks resolved or expired, and move on from there."""
+    from cpa_bandit.store.sqlite_schema import MIGRATIONS
+
+    path = tmp_path / "v4.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    for version in range(1, 5):
+        for statement in MIGRATIONS[version]:
+            db.execute(statement)
+    for click_id, at in [("k1", 10.0), ("k2", 20.0), ("k3", 30.0), ("k4", 3_610.0), ("k5", 3_620.0)]:
+        db.execute("INSERT INTO clicks (click_id, offer_id, created_at, params) VALUES (?, 4, ?, '{}')", (click_id, at))
+    db.execute("UPDATE clicks SET reward_micros = 2500000, conversions = 1 WHERE click_id IN ('k1', 'k4')")
+    db.execute("UPDATE clicks SET reward_micros = 0 WHERE click_id = 'k2'")
+    db.execute("UPDATE clicks SET expired = 1 WHERE click_id IN ('k3', 'k5')")
+    db.execute("PRAGMA user_version = 4")
+    db.close()
+
+    store = SQLiteStore(path)
+    assert store.hourly(0, 7_200) == [HourCounts(0, 4, 3, 3, 1, 2_500_000), HourCounts(3_600, 4, 2, 2, 1, 2_500_000)]
+    assert store.resolve_click("k3", 1_000_000, at=40.0)[1]  # late feedback on an expired click
+    assert store.hourly(0, 3_600) == [HourCounts(0, 4, 3, 3, 2, 3_500_000)]

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 from cpa_bandit.conversions import Postback, Status
 from cpa_bandit.domain import Decision, Evidence
-from cpa_bandit.store import Store
-from cpa_bandit.store.base import HourCounts
+from cpa_bandit.store import COUNTER_COLUMNS, Store
+from cpa_bandit.store.base import HOUR, HourCounts
 
 DAY0 = 1_699_920_000.0  # a UTC midnight
 EVIDENCE = Evidence(
@@ -83,11 +83,53 @@ def test_hourly_counters_follow_the_hour_of_the_click(store: Store) -> None:
     store.apply_postback(Postback("h1b", "t2", Status.approved, payout_micros=1_000_000), at=DAY0 + 6 * hour)
     store.apply_postback(Postback("h1b", "t2", Status.chargeback, payout_micros=1_000_000), at=DAY0 + 7 * hour)
     assert store.hourly(DAY0, DAY0 + 2 * hour) == [
-        HourCounts(int(DAY0), 1, 1, 1, 4_000_000),
-        HourCounts(int(DAY0), 2, 1, 0, 0),
-        HourCounts(int(DAY0) + hour, 1, 2, 1, 7_000_000),
+        HourCounts(int(DAY0), 1, 1, 1, 1, 4_000_000),
+        HourCounts(int(DAY0), 2, 1, 0, 0, 0),
+        HourCounts(int(DAY0) + hour, 1, 2, 2, 1, 7_000_000),  # a charged-back click stays resolved
     ]
-    assert store.hourly(DAY0 + hour, DAY0 + 2 * hour) == [HourCounts(int(DAY0) + hour, 1, 2, 1, 7_000_000)]
+    assert store.hourly(DAY0 + hour, DAY0 + 2 * hour) == [HourCounts(int(DAY0) + hour, 1, 2, 2, 1, 7_000_000)]
+
+
+def assert_hours_add_up_to_the_counters(store: Store, *offer_ids: int) -> None:
+    """Over an offer's hours: its clicks, conversions and revenue, and as resolved the
+    clicks whose outcome is known, the pooled resolved + expired."""
+    hours = store.hourly(DAY0, DAY0 + 86_400)
+    for offer_id, row in zip(offer_ids, store.read_offers(list(offer_ids)).pooled):
+        pooled = dict(zip(COUNTER_COLUMNS, map(int, row)))
+        own = [h for h in hours if h.offer_id == offer_id]
+        summed = [sum(getattr(h, c) for h in own) for c in ("clicks", "resolved", "conversions", "reward_micros")]
+        known = pooled["resolved"] + pooled["expired"]
+        assert summed == [pooled["clicks"], known, pooled["conversions"], pooled["reward_micros"]], offer_id
+
+
+def test_an_hours_resolved_counts_each_click_whose_outcome_is_known_once(store: Store) -> None:
+    for i in range(4):
+        store.record_decision(logged(f"f{i}", DAY0 + i, offer_id=1, source="s"))
+    store.record_decision(logged("e", DAY0 + 5, offer_id=2))
+    for i in range(2):
+        store.record_decision(logged(f"p{i}", DAY0 + HOUR + i, offer_id=1))
+    steps = [
+        lambda: store.resolve_click("f0", 0, at=DAY0 + 10),
+        lambda: store.resolve_click("f1", 5_000_000, at=DAY0 + 10),
+        lambda: store.apply_postback(Postback("p0", "t0", Status.pending, payout_micros=9_000_000), at=DAY0 + 10),
+        lambda: store.apply_postback(Postback("p0", "t0", Status.approved), at=DAY0 + 20),
+        lambda: store.apply_postback(Postback("p0", "t0", Status.chargeback), at=DAY0 + 30),
+        lambda: store.apply_postback(Postback("p1", "t1", Status.pending, payout_micros=2_000_000), at=DAY0 + 10),
+        lambda: store.expire_clicks(DAY0 + HOUR, limit=10),  # f2, f3 and e; not p1
+        lambda: store.resolve_click("f2", 3_000_000, at=DAY0 + 2 * HOUR),  # late feedback: known already
+        lambda: store.resolve_click("f2", 3_000_000, at=DAY0 + 2 * HOUR),  # the same again
+        lambda: store.apply_postback(Postback("e", "t2", Status.approved, payout_micros=4_000_000), at=DAY0 + 2 * HOUR),
+        lambda: store.expire_clicks(DAY0 + 2 * HOUR, limit=10),  # p1: its conversion is still pending
+    ]
+    assert_hours_add_up_to_the_counters(store, 1, 2)
+    for step in steps:
+        step()
+        assert_hours_add_up_to_the_counters(store, 1, 2)
+    assert store.hourly(DAY0, DAY0 + 2 * HOUR) == [
+        HourCounts(int(DAY0), 1, 4, 4, 2, 8_000_000),
+        HourCounts(int(DAY0), 2, 1, 1, 1, 4_000_000),
+        HourCounts(int(DAY0) + HOUR, 1, 2, 2, 0, 0),
+    ]
 
 
 def test_retention_drops_old_hours(store: Store) -> None:
@@ -95,7 +137,12 @@ def test_retention_drops_old_hours(store: Store) -> None:
     store.record_decision(logged("old", DAY0 + 10))
     store.record_decision(logged("new", DAY0 + day + 10))
     store.trim_history(-math.inf, DAY0 + day, limit=100)
-    assert store.hourly(DAY0 - day, DAY0 + 2 * day) == [HourCounts(int(DAY0) + day, 1, 1, 0, 0)]
+    assert store.hourly(DAY0 - day, DAY0 + 2 * day) == [HourCounts(int(DAY0) + day, 1, 1, 0, 0, 0)]
+    store.resolve_click("old", 1_000_000, at=DAY0 + 2 * day)
+    store.expire_clicks(DAY0 + 2 * day, limit=10)
+    assert store.hourly(DAY0 - day, DAY0 + 2 * day) == [HourCounts(int(DAY0) + day, 1, 1, 1, 0, 0)], (
+        "an hour past retention is not brought back by a late outcome"
+    )
 
 
 def test_sources_are_listed_once(store: Store) -> None:

@@ -85,6 +85,9 @@ class HourCounts:
     """Start of the hour, in Unix seconds."""
     offer_id: int
     clicks: int
+    resolved: int
+    """Of those clicks, the ones whose outcome is known for learning: resolved by feedback or
+    postbacks, or past their attribution window (the pooled ``resolved + expired``)."""
     conversions: int
     reward_micros: int
 

@@ -21,8 +21,11 @@ from ..conversions import (
 from ..domain import Decision, Offer, Outcome, UnknownClick
 from .base import HOUR, COUNTER_COLUMNS, NO_SOURCE, ClickRecord, HourCounts, LoggedDecision, OfferRows
 
-_CLICKS, _EXPIRED = COUNTER_COLUMNS.index("clicks"), COUNTER_COLUMNS.index("expired")
+_CLICKS, _RESOLVED = COUNTER_COLUMNS.index("clicks"), COUNTER_COLUMNS.index("resolved")
 _CONVERSIONS, _REWARD = COUNTER_COLUMNS.index("conversions"), COUNTER_COLUMNS.index("reward_micros")
+_EXPIRED = COUNTER_COLUMNS.index("expired")
+_EXPIRY = tuple(int(column == "expired") for column in COUNTER_COLUMNS)
+"""How a click's attribution window passing moves its counters."""
 _UNRESOLVED = ClickTotals()
 
 
@@ -38,7 +41,7 @@ class MemoryStore:
                 return stored, False
             for row in self._rows(decision):
                 row[_CLICKS] += 1
-            self._hour(decision)[0] += 1
+            self._hours.setdefault(_hour_key(decision), [0, 0, 0, 0])[0] += 1
             return decision, True
 
     def find_click(self, click_id: str) -> ClickRecord | None:
@@ -102,8 +105,7 @@ class MemoryStore:
             ][:limit]  # fmt: skip
             for decision in due:
                 self._expired[decision.click_id] = True
-                for row in self._rows(decision):
-                    row[_EXPIRED] += 1
+                self._count(decision, _EXPIRY)
             return len(due)
 
     def decision_log(self, since: float, until: float) -> Iterator[LoggedDecision]:
@@ -211,17 +213,20 @@ class MemoryStore:
         if old.reward_micros is None and new.reward_micros is not None:
             self._expired.pop(decision.click_id, None)
         self._totals[decision.click_id] = new
+        self._count(decision, delta)
+
+    def _count(self, decision: Decision, delta: Sequence[int]) -> None:
+        """Move the click's counter rows by ``delta`` (in ``COUNTER_COLUMNS`` order), and its
+        hour's (clicks, resolved, conversions, reward): the hour's resolved counts the clicks
+        whose outcome is known, the pooled resolved + expired. An hour past retention is not
+        brought back."""
         for row in self._rows(decision):
             for column, change in enumerate(delta):
                 row[column] += change
-        hour = self._hour(decision)
-        hour[1] += delta[_CONVERSIONS]
-        hour[2] += delta[_REWARD]
-
-    def _hour(self, decision: Decision) -> list[int]:
-        """The hourly counters (clicks, conversions, reward) of the decision's offer and hour."""
-        key = (decision.offer_id, int(decision.created_at // HOUR) * HOUR)
-        return self._hours.setdefault(key, [0, 0, 0])
+        if (hour := self._hours.get(_hour_key(decision))) is not None:
+            hour[1] += delta[_RESOLVED] + delta[_EXPIRED]
+            hour[2] += delta[_CONVERSIONS]
+            hour[3] += delta[_REWARD]
 
     def _use_cap(self, offer: Offer, at: float) -> None:
         usage = {}
@@ -237,3 +242,8 @@ class MemoryStore:
         if decision.source:
             keys.append((decision.offer_id, decision.source))
         return [self._counters.setdefault(key, [0] * len(COUNTER_COLUMNS)) for key in keys]
+
+
+def _hour_key(decision: Decision) -> tuple[int, int]:
+    """The key of the hourly counters of the decision's offer and hour."""
+    return decision.offer_id, int(decision.created_at // HOUR) * HOUR

@@ -11,9 +11,10 @@ Keys (``P`` is the key prefix, ``{…}`` a hash tag that decides the cluster slo
 ``P:{o<offer>}:k:<click>`` the click's outcome totals and conversions, in its offer's slot so
                            that resolving it and moving the counters is one script.
 ``P:{o<offer>}:pending``   pending clicks by decision time: the attribution-window sweep.
-``P:{o<offer>}:h:<day>``   the offer's hourly counters of one UTC day (``c|v|r:<hour>``:
-                           clicks, conversions, revenue of the clicks of that hour); expires
-                           ``HOURS_KEPT_S`` after its last click.
+``P:{o<offer>}:h:<day>``   the offer's hourly counters of one UTC day (``c|s|v|r:<hour>``:
+                           clicks, outcomes known (resolved or expired), conversions, revenue
+                           of the clicks of that hour); expires ``HOURS_KEPT_S`` after its
+                           last change.
 ``P:{o<offer>}:log``       the decision log of the offer's clicks: a stream whose ids are the
                            decision times in ms, trimmed by the maintenance sweep.
 ``P:offers``, ``P:registry``  ids of offers with counters / with a registry entry.
@@ -72,6 +73,8 @@ POSTBACK_RETRIES = 20
 """Attempts of a postback whose click changes under it (concurrent postbacks on one click)."""
 
 _REGISTRY_FIELDS = ("payout", "paused", "capped_until")
+_HOUR_COLUMNS = {b"c": 0, b"s": 1, b"v": 2, b"r": 3}
+"""The hourly counters' field letters, by position in ``HourCounts`` after the offer id."""
 
 
 class RedisStore:
@@ -208,7 +211,8 @@ class RedisStore:
                 while expired < limit:
                     batch = limit - expired
                     seen, newly = self._expire(
-                        keys=[offer, f"{offer}:pending"], args=[repr(decided_before), batch, f"{offer}:k:"]
+                        keys=[offer, f"{offer}:pending"],
+                        args=[repr(decided_before), batch, f"{offer}:k:", f"{offer}:h:"],
                     )
                     expired += newly
                     if seen < batch:
@@ -272,13 +276,13 @@ class RedisStore:
                     pipe.hgetall(f"{self._offer(offer_id)}:h:{day}")
             answers = iter(pipe.execute() if offer_ids and days else [])
         counts: dict[tuple[int, int], list[int]] = {}
-        columns = {b"c": 0, b"v": 1, b"r": 2}
         for offer_id in offer_ids:
             for _ in days:
                 for field, value in next(answers).items():
                     column, hour = field.split(b":")
                     if since <= int(hour) < until:
-                        counts.setdefault((int(hour), offer_id), [0, 0, 0])[columns[column]] = int(value)
+                        row = counts.setdefault((int(hour), offer_id), [0] * len(_HOUR_COLUMNS))
+                        row[_HOUR_COLUMNS[column]] = int(value)
         return [HourCounts(hour, offer_id, *row) for (hour, offer_id), row in sorted(counts.items())]
 
     def known_sources(self) -> list[str]:

@@ -44,12 +44,14 @@ local function ensure(offer, click, pending, hours, cid, src, at, ttl)
   return 1
 end
 
--- Set the click's totals; the offer's counters move by the change.
+-- Set the click's totals; the offer's counters move by the change. The hour's 's' (outcome
+-- known) moves as resolved + expired do: a click resolved after it expired was known already.
 local function settle(offer, click, pending, hours, cid, src, at, reward, conv, pconv, preward)
   local old = redis.call('HMGET', click, 'reward', 'conv', 'pconv', 'preward', 'exp')
+  local known = 0
   if not old[1] and reward ~= '' then
     bump(offer, src, 'resolved', 1)
-    if old[5] == '1' then bump(offer, src, 'expired', -1) end
+    if old[5] == '1' then bump(offer, src, 'expired', -1) else known = 1 end
     redis.call('ZREM', pending, cid)
   end
   local dconv = tonumber(conv) - tonumber(old[2])
@@ -59,6 +61,7 @@ local function settle(offer, click, pending, hours, cid, src, at, reward, conv, 
   bump(offer, src, 'pending_conversions', tonumber(pconv) - tonumber(old[3]))
   bump(offer, src, 'pending_reward_micros', tonumber(preward) - tonumber(old[4]))
   if redis.call('EXISTS', hours) == 1 then  -- an hour past retention is not brought back
+    bump_hour(hours, at, 's', known)
     bump_hour(hours, at, 'v', dconv)
     bump_hour(hours, at, 'r', dreward)
   end
@@ -143,16 +146,18 @@ return 1
 EXPIRE = (
     _COMMON
     + """
--- KEYS: offer, pending; ARGV: decided before, limit, click key prefix
+-- KEYS: offer, pending; ARGV: decided before, limit, click key prefix, hours key prefix
 -- returns {pending clicks looked at, clicks expired}
 local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local expired = 0
 for _, cid in ipairs(ids) do
   local click = ARGV[3] .. cid
-  local state = redis.call('HMGET', click, 'reward', 'exp', 'src')
+  local state = redis.call('HMGET', click, 'reward', 'exp', 'src', 'at')
   if state[2] == '0' and not state[1] then
     redis.call('HSET', click, 'exp', 1)
     bump(KEYS[1], state[3], 'expired', 1)
+    local hours = ARGV[4] .. string.format('%d', math.floor(tonumber(state[4]) / 86400))
+    if redis.call('EXISTS', hours) == 1 then bump_hour(hours, state[4], 's', 1) end
     expired = expired + 1
   end
   redis.call('ZREM', KEYS[2], cid)

@@ -309,7 +309,7 @@ class SQLiteStore:
     def hourly(self, since: float, until: float) -> list[HourCounts]:
         with self._errors():
             rows = self._db().execute(
-                "SELECT hour, offer_id, clicks, conversions, reward_micros FROM offer_hours"
+                "SELECT hour, offer_id, clicks, resolved, conversions, reward_micros FROM offer_hours"
                 " WHERE hour >= ? AND hour < ? ORDER BY hour, offer_id",
                 (since, until),
             ).fetchall()

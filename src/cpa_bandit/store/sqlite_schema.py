@@ -7,7 +7,7 @@ statement (one implicit transaction, one WAL commit).
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _COUNTERS = """
     clicks        INTEGER NOT NULL DEFAULT 0,
@@ -195,9 +195,15 @@ CREATE TABLE cap_usage (
     "CREATE TABLE postback_outcomes (outcome TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID",
 )
 
+
+def _hour_of(created_at: str) -> str:
+    """The start of the UTC hour of a click's decision time, in Unix seconds."""
+    return f"CAST({created_at} / 3600 AS INTEGER) * 3600"
+
+
 # Version 4: the decision log (each click's evidence, cleared when its retention ends) and
 # hourly counters per offer for the dashboard's charts, moved by triggers like the others.
-_HOUR_OF_CLICK = "CAST(NEW.created_at / 3600 AS INTEGER) * 3600"
+_HOUR_OF_CLICK = _hour_of("NEW.created_at")
 _V4 = (
     "ALTER TABLE clicks ADD COLUMN evidence TEXT",  # JSON (domain.Evidence); NULL: not logged
     """
@@ -210,9 +216,9 @@ CREATE TABLE offer_hours (
     PRIMARY KEY (offer_id, hour)
 ) WITHOUT ROWID
 """,
-    """
+    f"""
 INSERT INTO offer_hours (offer_id, hour, clicks, conversions, reward_micros)
-SELECT offer_id, CAST(created_at / 3600 AS INTEGER) * 3600, count(*), sum(conversions), ifnull(sum(reward_micros), 0)
+SELECT offer_id, {_hour_of("created_at")}, count(*), sum(conversions), ifnull(sum(reward_micros), 0)
 FROM clicks GROUP BY 1, 2
 """,
     f"""
@@ -233,5 +239,33 @@ END
 """,
 )
 
-MIGRATIONS = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
+def _known(click: str) -> str:
+    """Whether a click's outcome is known for learning (``click``: NEW or OLD)."""
+    return f"({click}.reward_micros IS NOT NULL OR {click}.expired)"
+
+
+# Version 5: the hourly counters count the clicks whose outcome is known for learning
+# (resolved or expired: the pooled resolved + expired, by hour of click).
+_V5 = (
+    "ALTER TABLE offer_hours ADD COLUMN resolved INTEGER NOT NULL DEFAULT 0",
+    f"""
+UPDATE offer_hours SET resolved = known.clicks FROM (
+    SELECT offer_id, {_hour_of("created_at")} AS hour, count(*) AS clicks FROM clicks
+    WHERE reward_micros IS NOT NULL OR expired GROUP BY 1, 2
+) AS known WHERE offer_hours.offer_id = known.offer_id AND offer_hours.hour = known.hour
+""",
+    "DROP TRIGGER count_outcome_hour",
+    f"""
+CREATE TRIGGER count_outcome_hour AFTER UPDATE OF reward_micros, conversions, expired ON clicks
+WHEN NEW.conversions != OLD.conversions OR NEW.reward_micros IS NOT OLD.reward_micros OR NEW.expired != OLD.expired
+BEGIN
+    UPDATE offer_hours SET resolved = resolved + {_known("NEW")} - {_known("OLD")},
+        conversions = conversions + NEW.conversions - OLD.conversions,
+        reward_micros = reward_micros + ifnull(NEW.reward_micros, 0) - ifnull(OLD.reward_micros, 0)
+    WHERE offer_id = NEW.offer_id AND hour = {_HOUR_OF_CLICK};
+END
+""",
+)
+
+MIGRATIONS = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
 """Statements that take a database from version ``n - 1`` to version ``n``."""
