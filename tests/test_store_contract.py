@@ -107,30 +107,41 @@ def test_money_sums_are_exact(store: Store) -> None:
     assert counters(store, 1)[1]["reward_micros"] == 1_000_000_000
 
 
-def test_concurrent_operations_keep_counters_exact(make_store: Callable[[], Store]) -> None:
-    """Threads with their own store objects race on the same clicks: each click and each
-    outcome must count exactly once."""
-    stores = [make_store() for _ in range(4)]
-    clicks_per_thread = 150
+def race(stores: list[Store], work: Callable[[Store, int], None]) -> None:
+    """Run ``work(store, k)`` for each of the stores in a thread of its own, all at once;
+    fails with what any of them raised."""
+    start = threading.Barrier(len(stores))
     errors: list[BaseException] = []
 
-    def work(k: int) -> None:
+    def run(k: int) -> None:
         try:
-            store = stores[k]
-            for i in range(clicks_per_thread):
-                # every thread decides and resolves the same click ids: only one may count
-                store.record_decision(decision(f"x{i}", offer_id=i % 3))
-                store.resolve_click(f"x{i}", 1_000_000 if i % 5 == 0 else 0, at=1.0)
-                store.record_decision(decision(f"own{k}-{i}", offer_id=i % 3))
+            start.wait()
+            work(stores[k], k)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(len(stores))]
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(len(stores))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert not errors
+
+
+def test_concurrent_operations_keep_counters_exact(make_store: Callable[[], Store]) -> None:
+    """Threads with their own store objects race on the same clicks: each click and each
+    outcome must count exactly once."""
+    stores = [make_store() for _ in range(4)]
+    clicks_per_thread = 150
+
+    def work(store: Store, k: int) -> None:
+        for i in range(clicks_per_thread):
+            # every thread decides and resolves the same click ids: only one may count
+            store.record_decision(decision(f"x{i}", offer_id=i % 3))
+            store.resolve_click(f"x{i}", 1_000_000 if i % 5 == 0 else 0, at=1.0)
+            store.record_decision(decision(f"own{k}-{i}", offer_id=i % 3))
+
+    race(stores, work)
     totals = counters(stores[0], 0, 1, 2)
     assert sum(c["clicks"] for c in totals.values()) == clicks_per_thread * (1 + len(stores))
     assert sum(c["resolved"] for c in totals.values()) == clicks_per_thread
