@@ -85,8 +85,9 @@ def test_a_version_1_database_is_migrated_with_its_data(tmp_path: Path) -> None:
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
-def test_a_version_4_database_gains_hourly_resolved_from_its_clicks(tmp_path: Path) -> None:
-    """Its hours count the clicks resolved or expired, and move on from there."""
+def test_a_version_4_database_gains_hourly_resolved_and_reward_sq_from_its_clicks(tmp_path: Path) -> None:
+    """Its hours count the clicks resolved or expired, its offers the squares of their clicks'
+    rewards, the counters move on from there, and its offers can restart their evidence."""
     from cpa_bandit.store.sqlite_schema import MIGRATIONS
 
     path = tmp_path / "v4.db"
@@ -94,8 +95,12 @@ def test_a_version_4_database_gains_hourly_resolved_from_its_clicks(tmp_path: Pa
     for version in range(1, 5):
         for statement in MIGRATIONS[version]:
             db.execute(statement)
-    for click_id, at in [("k1", 10.0), ("k2", 20.0), ("k3", 30.0), ("k4", 3_610.0), ("k5", 3_620.0)]:
-        db.execute("INSERT INTO clicks (click_id, offer_id, created_at, params) VALUES (?, 4, ?, '{}')", (click_id, at))
+    clicks = [("k1", 10.0, ""), ("k2", 20.0, ""), ("k3", 30.0, ""), ("k4", 3_610.0, "fb"), ("k5", 3_620.0, "")]
+    for click_id, at, source in clicks:
+        db.execute(
+            "INSERT INTO clicks (click_id, offer_id, source, created_at, params) VALUES (?, 4, ?, ?, '{}')",
+            (click_id, source, at),
+        )
     db.execute("UPDATE clicks SET reward_micros = 2500000, conversions = 1 WHERE click_id IN ('k1', 'k4')")
     db.execute("UPDATE clicks SET reward_micros = 0 WHERE click_id = 'k2'")
     db.execute("UPDATE clicks SET expired = 1 WHERE click_id IN ('k3', 'k5')")
@@ -104,5 +109,12 @@ def test_a_version_4_database_gains_hourly_resolved_from_its_clicks(tmp_path: Pa
 
     store = SQLiteStore(path)
     assert store.hourly(0, 7_200) == [HourCounts(0, 4, 3, 3, 1, 2_500_000), HourCounts(3_600, 4, 2, 2, 1, 2_500_000)]
+    assert store.read_offers([4]).reward_sq.tolist() == [2 * 2.5**2]
     assert store.resolve_click("k3", 1_000_000, at=40.0)[1]  # late feedback on an expired click
     assert store.hourly(0, 3_600) == [HourCounts(0, 4, 3, 3, 2, 3_500_000)]
+    assert store.read_offers([4]).reward_sq.tolist() == [pytest.approx(2 * 2.5**2 + 1.0, rel=1e-9)]
+    assert store.restart_offer(4, at=50.0, expected_since=0.0)
+    rows = store.read_offers([4], "fb")
+    assert rows.pooled_before.tolist() == rows.pooled.tolist()
+    assert rows.by_source_before.tolist() == rows.by_source.tolist()
+    assert rows.by_source.tolist() == [[1, 1, 1, 2_500_000, 0, 0, 0]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import fields
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from cpa_bandit.conversions import Postback, Status
 from cpa_bandit.domain import Decision, Offer, UnknownClick
 from cpa_bandit.store import COUNTER_COLUMNS, Store
+from cpa_bandit.store.base import OfferRows
 
 T0 = 1_700_000_000.0
 
@@ -30,6 +32,13 @@ def counters(store: Store, *offer_ids: int, source: str | None = None) -> dict[i
     return {o: dict(zip(COUNTER_COLUMNS, map(int, row))) for o, row in zip(offer_ids, matrix)}
 
 
+def baselines(store: Store, *offer_ids: int, source: str | None = None) -> dict[int, dict[str, int]]:
+    """The counters kept at the offers' evidence restarts, as ``counters`` reads the live ones."""
+    rows = store.read_offers(list(offer_ids), source)
+    matrix = rows.by_source_before if source else rows.pooled_before
+    return {o: dict(zip(COUNTER_COLUMNS, map(int, row))) for o, row in zip(offer_ids, matrix)}
+
+
 def test_unseen_offers_read_as_zero_rows_in_the_order_asked(store: Store) -> None:
     store.record_decision(decision("a", offer_id=5))
     rows = store.read_offers([9, 5, 2**63 - 1])
@@ -38,8 +47,12 @@ def test_unseen_offers_read_as_zero_rows_in_the_order_asked(store: Store) -> Non
     assert rows.pooled.tolist() == [zeros, [1, *zeros[1:]], zeros]
     assert rows.by_source.tolist() == [zeros] * 3
     assert rows.payout_micros.tolist() == [-1, -1, -1] and rows.paused.tolist() == [False] * 3
-    empty = store.read_offers([])
-    assert empty.pooled.shape == (0, len(COUNTER_COLUMNS)) and empty.paused.shape == (0,)
+    assert rows.pooled_before.tolist() == rows.by_source_before.tolist() == [zeros] * 3
+    assert rows.since.dtype == rows.reward_sq.dtype == rows.reward_sq_before.dtype == np.float64
+    assert rows.since.tolist() == rows.reward_sq.tolist() == rows.reward_sq_before.tolist() == [0.0] * 3
+    empty = store.read_offers([], "s")
+    assert empty.pooled.shape == empty.by_source_before.shape == (0, len(COUNTER_COLUMNS))
+    assert empty.paused.shape == empty.since.shape == empty.reward_sq.shape == (0,)
 
 
 def test_a_decision_counts_one_click_once(store: Store) -> None:
@@ -77,8 +90,13 @@ def test_reset_forgets_everything(store: Store) -> None:
     store.record_decision(decision("c1", offer_id=3, source="s"))
     store.resolve_click("c1", 5, at=1.0)
     store.put_offer(Offer(3, "x", None, "paused", T0))
+    assert store.restart_offer(3, at=T0 + 1, expected_since=0.0)
     store.reset()
     assert counters(store, 3, source="s")[3] == dict.fromkeys(COUNTER_COLUMNS, 0)
+    assert baselines(store, 3, source="s")[3] == baselines(store, 3)[3] == dict.fromkeys(COUNTER_COLUMNS, 0)
+    assert store.read_offers([3]).since.tolist() == store.read_offers([3]).reward_sq_before.tolist() == [0.0]
+    assert store.restart_offer(3, at=T0 + 2, expected_since=0.0), "restarts were forgotten"
+    store.reset()
     assert store.get_offers() == [] and store.known_offer_ids() == []
     assert counters(store, 3)[3] == dict.fromkeys(COUNTER_COLUMNS, 0)
     with pytest.raises(UnknownClick):
@@ -236,3 +254,131 @@ def test_postbacks_use_caps_and_reset_forgets_them(store: Store) -> None:
     assert store.put_offer(Offer(4, cap_daily=1, updated_at=T0)).capped_until == 0, "cap usage was forgotten"
     store.record_decision(decision("p1", offer_id=4))
     assert store.apply_postback(Postback("p1"), at=T0).previous is None, "conversions were forgotten"
+
+
+def test_reward_sq_sums_the_squared_rewards_of_resolved_clicks(store: Store) -> None:
+    """In currency units, per click (a rebill adds to its click's reward before squaring),
+    moved as the reward is: approvals add, chargebacks take back. Pooled over sources."""
+    store.put_offer(Offer(1, multiple_conversions=True, updated_at=T0))
+    for click_id in ("q1", "q2", "q3", "q4", "q5", "q6"):
+        store.record_decision(decision(click_id, offer_id=1, source="fb" if click_id < "q4" else None))
+    store.record_decision(decision("other", offer_id=2))
+    store.resolve_click("q1", 12_500_000, at=T0)
+    store.resolve_click("q2", 0, at=T0)
+    store.apply_postback(Postback("q3", "a", Status.pending, payout_micros=7_250_000), at=T0)
+    assert store.read_offers([1]).reward_sq.tolist() == [pytest.approx(12.5**2, rel=1e-9)], "pending: not yet"
+    store.apply_postback(Postback("q3", "a", Status.approved), at=T0 + 1)
+    store.apply_postback(Postback("q4", "a", Status.approved, payout_micros=3_000_000), at=T0)
+    store.apply_postback(Postback("q4", "b", Status.approved, payout_micros=4_500_000), at=T0 + 1)  # a rebill
+    assert store.read_offers([1]).reward_sq.tolist() == [pytest.approx(12.5**2 + 7.25**2 + 7.5**2, rel=1e-9)]
+    store.apply_postback(Postback("q4", "b", Status.chargeback), at=T0 + 2)
+    store.apply_postback(Postback("q5", "a", Status.approved, payout_micros=20_000_000), at=T0)
+    store.apply_postback(Postback("q5", "a", Status.chargeback), at=T0 + 2)
+    store.expire_clicks(T0 + 1, limit=10)  # q6, then its late feedback
+    store.resolve_click("q6", 1_750_000, at=T0 + 3)
+    store.resolve_click("other", 2_000_000, at=T0 + 3)
+    expected = [12.5**2 + 7.25**2 + 3.0**2 + 1.75**2, 2.0**2]
+    for source in (None, "fb"):
+        assert store.read_offers([1, 2], source).reward_sq.tolist() == pytest.approx(expected, rel=1e-9)
+
+
+def feed_offer_1(store: Store, prefix: str) -> None:
+    """Clicks of offer 1 on two sources and none, with a conversion, a non-conversion and a
+    pending postback conversion."""
+    store.record_decision(decision(f"{prefix}1", offer_id=1, source="fb"))
+    store.record_decision(decision(f"{prefix}2", offer_id=1, source="tt"))
+    store.record_decision(decision(f"{prefix}3", offer_id=1))
+    store.resolve_click(f"{prefix}1", 2_000_000, at=T0)
+    store.resolve_click(f"{prefix}3", 0, at=T0)
+    store.apply_postback(Postback(f"{prefix}2", "t", Status.pending, payout_micros=3_000_000), at=T0)
+
+
+def test_a_restart_keeps_the_counters_of_its_moment_as_the_evidence_baseline(store: Store) -> None:
+    feed_offer_1(store, "a")
+    sources = (None, "fb", "tt")
+    then = {source: counters(store, 1, source=source)[1] for source in sources}
+    assert store.restart_offer(1, at=T0 + 100, expected_since=0.0)
+    feed_offer_1(store, "b")  # after the restart: the lifetime counters move on, the baselines stay
+    for source in sources:
+        rows = store.read_offers([1, 2], source)
+        assert rows.since.tolist() == [T0 + 100, 0.0]
+        assert baselines(store, 1, 2, source=source) == {1: then[source], 2: dict.fromkeys(COUNTER_COLUMNS, 0)}
+        assert counters(store, 1, source=source)[1] == {c: 2 * n for c, n in then[source].items()}
+        assert rows.reward_sq.tolist() == [8.0, 0.0] and rows.reward_sq_before.tolist() == [4.0, 0.0]
+    assert store.read_offers([1]).by_source_before.tolist() == [[0] * len(COUNTER_COLUMNS)], "no source asked"
+    assert then["fb"] == row(clicks=1, resolved=1, conversions=1, reward_micros=2_000_000)
+    assert then["tt"] == row(clicks=1, pending_conversions=1, pending_reward_micros=3_000_000)
+
+
+def test_a_restart_that_expected_another_start_is_refused_and_changes_nothing(store: Store) -> None:
+    feed_offer_1(store, "a")
+    assert store.restart_offer(1, at=T0 + 100, expected_since=0.0)
+    feed_offer_1(store, "b")
+    before = {source: store.read_offers([1, 7], source) for source in (None, "fb")}
+    assert not store.restart_offer(1, at=T0 + 200, expected_since=0.0)  # another worker restarted it first
+    assert not store.restart_offer(1, at=T0 + 200, expected_since=T0 + 50)
+    assert not store.restart_offer(7, at=T0 + 200, expected_since=T0 + 100)  # unseen: never restarted
+    for source, rows in before.items():
+        after = store.read_offers([1, 7], source)
+        for field in fields(OfferRows):
+            assert getattr(after, field.name).tolist() == getattr(rows, field.name).tolist(), (source, field.name)
+    assert store.known_offer_ids() == [1]
+    # a second restart replaces the baseline with the counters of its own moment; a policy
+    # passes the start it read
+    (since,) = store.read_offers([1]).since
+    assert store.restart_offer(1, at=np.float64(T0 + 300), expected_since=since)
+    for source in (None, "fb", "tt"):
+        assert baselines(store, 1, source=source) == counters(store, 1, source=source)
+    assert store.read_offers([1]).since.tolist() == [T0 + 300]
+    assert store.read_offers([1]).reward_sq_before.tolist() == [8.0]
+
+
+def test_a_source_first_seen_after_a_restart_has_no_baseline(store: Store) -> None:
+    feed_offer_1(store, "a")
+    assert store.restart_offer(1, at=T0 + 100, expected_since=0.0)
+    store.record_decision(decision("n1", offer_id=1, source="new"))
+    assert baselines(store, 1, source="new")[1] == dict.fromkeys(COUNTER_COLUMNS, 0)
+    assert counters(store, 1, source="new")[1] == row(clicks=1)
+    assert baselines(store, 1)[1]["clicks"] == 3
+
+
+def test_an_offer_without_counters_can_restart_from_zeros(store: Store) -> None:
+    assert store.restart_offer(9, at=T0 + 100, expected_since=0.0)
+    assert store.read_offers([9]).since.tolist() == [T0 + 100]
+    assert store.known_offer_ids() == [], "a restart is no counter"
+    store.record_decision(decision("z1", offer_id=9, source="fb"))
+    for source in (None, "fb"):
+        assert counters(store, 9, source=source)[9] == row(clicks=1)
+        assert baselines(store, 9, source=source)[9] == dict.fromkeys(COUNTER_COLUMNS, 0)
+
+
+def test_a_restart_survives_reopening(make_store: Callable[[], Store]) -> None:
+    first = make_store()
+    feed_offer_1(first, "a")
+    assert first.restart_offer(1, at=T0 + 100, expected_since=0.0)
+    feed_offer_1(first, "b")
+    first.close()
+    second = make_store()
+    rows = second.read_offers([1], "fb")
+    assert rows.since.tolist() == [T0 + 100] and rows.reward_sq_before.tolist() == [4.0]
+    assert baselines(second, 1, source="fb")[1] == row(clicks=1, resolved=1, conversions=1, reward_micros=2_000_000)
+    assert baselines(second, 1)[1]["clicks"] == 3
+    assert second.restart_offer(1, at=T0 + 200, expected_since=T0 + 100)
+
+
+def test_concurrent_restarts_of_an_offer_restart_it_once(make_store: Callable[[], Store]) -> None:
+    """Workers that detected the same change, each with its own store object: one restart
+    an offer, the others are told it was restarted already."""
+    stores = [make_store() for _ in range(4)]
+    offers = 30
+    for offer_id in range(offers):
+        stores[0].record_decision(decision(f"c{offer_id}", offer_id=offer_id, source="fb"))
+    won: list[list[int]] = [[] for _ in stores]
+
+    def work(store: Store, k: int) -> None:
+        won[k] = [o for o in range(offers) if store.restart_offer(o, at=T0 + k, expected_since=0.0)]
+
+    race(stores, work)
+    assert sorted(o for offers_won in won for o in offers_won) == list(range(offers))
+    winners = {o: T0 + k for k, offers_won in enumerate(won) for o in offers_won}
+    assert stores[0].read_offers(list(range(offers))).since.tolist() == [winners[o] for o in range(offers)]

@@ -39,9 +39,17 @@ class OfferRows:
     """What a decision needs about its eligible offers, one row per offer in the order asked.
 
     ``pooled`` and ``by_source`` are int64 matrices with ``COUNTER_COLUMNS`` (``by_source``
-    holds the counters of the requested source, zeros without one); ``payout_micros`` is
-    the declared payout or -1; ``paused`` marks offers the registry paused;
-    ``capped_until`` is when an offer at its conversion cap may be chosen again (0: not capped).
+    holds the counters of the requested source, zeros without one): lifetime counters,
+    which reports read and which never forget. ``payout_micros`` is the declared payout or
+    -1; ``paused`` marks offers the registry paused; ``capped_until`` is when an offer at its
+    conversion cap may be chosen again (0: not capped).
+
+    The learning evidence of an offer starts at ``since`` (0.0: it was never restarted, see
+    ``Store.restart_offer``); ``pooled_before`` and ``by_source_before`` are the counters
+    snapshotted then (zeros when never restarted, or for a source first seen since), so the
+    evidence is the lifetime counters minus them. ``reward_sq`` is the float64 sum over the
+    offer's resolved clicks of their squared reward in currency units (pooled over sources;
+    the payouts' second moment), ``reward_sq_before`` its value at the restart.
     """
 
     pooled: np.ndarray
@@ -49,6 +57,55 @@ class OfferRows:
     payout_micros: np.ndarray
     paused: np.ndarray
     capped_until: np.ndarray
+    since: np.ndarray
+    pooled_before: np.ndarray
+    by_source_before: np.ndarray
+    reward_sq: np.ndarray
+    reward_sq_before: np.ndarray
+
+    @classmethod
+    def unseen(cls, offers: int) -> OfferRows:
+        """Rows of offers never seen, to fill in: zero counters, no declared payout, not
+        resting, never restarted."""
+        counters = (offers, len(COUNTER_COLUMNS))
+        return cls(
+            pooled=np.zeros(counters, dtype=np.int64),
+            by_source=np.zeros(counters, dtype=np.int64),
+            payout_micros=np.full(offers, -1, dtype=np.int64),
+            paused=np.zeros(offers, dtype=bool),
+            capped_until=np.zeros(offers, dtype=np.int64),
+            since=np.zeros(offers),
+            pooled_before=np.zeros(counters, dtype=np.int64),
+            by_source_before=np.zeros(counters, dtype=np.int64),
+            reward_sq=np.zeros(offers),
+            reward_sq_before=np.zeros(offers),
+        )
+
+    @classmethod
+    def from_read(
+        cls,
+        counters: np.ndarray,
+        payout_micros: np.ndarray,
+        paused: np.ndarray,
+        capped_until: np.ndarray,
+        floats: np.ndarray,
+    ) -> OfferRows:
+        """Rows as the SQLite and Redis stores lay out their reads, per offer: ``counters``,
+        blocks of ``COUNTER_COLUMNS`` (pooled, its baseline, and when a source was asked the
+        source's and its baseline); ``floats``, (since, reward_sq, reward_sq_before)."""
+        offers, blocks, width = counters.shape
+        return cls(
+            pooled=counters[:, 0],
+            by_source=counters[:, 2] if blocks == 4 else np.zeros((offers, width), dtype=np.int64),
+            payout_micros=payout_micros,
+            paused=paused.astype(bool),
+            capped_until=capped_until,
+            since=floats[:, 0],
+            pooled_before=counters[:, 1],
+            by_source_before=counters[:, 3] if blocks == 4 else np.zeros((offers, width), dtype=np.int64),
+            reward_sq=floats[:, 1],
+            reward_sq_before=floats[:, 2],
+        )
 
     def seen_from(self, source: str | None) -> np.ndarray:
         """The counters as one source sees them, or pooled without a source."""
@@ -145,7 +202,15 @@ class Store(Protocol):
         """Every traffic source that clicks named, ascending."""
 
     def read_offers(self, offer_ids: Sequence[int], source: str | None = None) -> OfferRows:
-        """Counters, declared payouts and statuses of these offers; unseen ones are zeros."""
+        """Counters, evidence starts with their baselines, declared payouts and statuses of
+        these offers, read in one snapshot; unseen ones are zeros."""
+
+    def restart_offer(self, offer_id: int, at: float, expected_since: float) -> bool:
+        """Forget the offer's learning evidence before ``at`` (a detected change): if its
+        evidence currently starts at ``expected_since`` (0.0: never restarted), record ``at``
+        as its start and snapshot its pooled counter row, every per-source counter row and its
+        reward_sq as the baseline that read_offers returns. One atomic operation (compare-and-set,
+        so two workers detecting the same change restart it once). Returns whether it restarted."""
 
     def known_offer_ids(self) -> list[int]:
         """Every offer with counters or a registry entry, ascending."""
@@ -162,7 +227,7 @@ class Store(Protocol):
         """Registry entries (all when ``offer_ids`` is None), ascending by id."""
 
     def reset(self) -> None:
-        """Forget every click, conversion, counter and registry entry."""
+        """Forget every click, conversion, counter, evidence restart and registry entry."""
 
     def close(self) -> None:
         """Release connections; the store is not used afterwards."""

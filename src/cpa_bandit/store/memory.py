@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
-
-import numpy as np
+from dataclasses import dataclass, replace
 
 from .. import caps
 from ..conversions import (
@@ -27,6 +25,22 @@ _EXPIRED = COUNTER_COLUMNS.index("expired")
 _EXPIRY = tuple(int(column == "expired") for column in COUNTER_COLUMNS)
 """How a click's attribution window passing moves its counters."""
 _UNRESOLVED = ClickTotals()
+
+
+@dataclass(frozen=True, slots=True)
+class _Restart:
+    """Where an offer's evidence starts, and its counter rows (by source, ``NO_SOURCE`` for
+    the pooled one) and reward_sq at that moment."""
+
+    since: float
+    rows: dict[str, list[int]]
+    reward_sq: float
+
+
+def _squared(reward_micros: int | None) -> float:
+    """A click's reward squared, in currency units (micros squared would overflow int64)."""
+    units = (reward_micros or 0) / 1e6
+    return units * units
 
 
 class MemoryStore:
@@ -141,23 +155,33 @@ class MemoryStore:
             return sorted({source for _, source in self._counters if source != NO_SOURCE})
 
     def read_offers(self, offer_ids: Sequence[int], source: str | None = None) -> OfferRows:
-        k = len(offer_ids)
-        pooled = np.zeros((k, len(COUNTER_COLUMNS)), dtype=np.int64)
-        by_source = np.zeros_like(pooled)
-        payout = np.full(k, -1, dtype=np.int64)
-        paused = np.zeros(k, dtype=bool)
-        capped_until = np.zeros(k, dtype=np.int64)
+        rows = OfferRows.unseen(len(offer_ids))
         with self._lock:
             for i, offer_id in enumerate(offer_ids):
-                if (row := self._counters.get((offer_id, NO_SOURCE))) is not None:
-                    pooled[i] = row
-                if source and (row := self._counters.get((offer_id, source))) is not None:
-                    by_source[i] = row
+                if (counters := self._counters.get((offer_id, NO_SOURCE))) is not None:
+                    rows.pooled[i] = counters
+                if source and (counters := self._counters.get((offer_id, source))) is not None:
+                    rows.by_source[i] = counters
                 if (offer := self._offers.get(offer_id)) is not None:
-                    payout[i] = -1 if offer.payout_micros is None else offer.payout_micros
-                    paused[i] = offer.paused
-                    capped_until[i] = offer.capped_until
-        return OfferRows(pooled, by_source, payout, paused, capped_until)
+                    rows.payout_micros[i] = -1 if offer.payout_micros is None else offer.payout_micros
+                    rows.paused[i] = offer.paused
+                    rows.capped_until[i] = offer.capped_until
+                rows.reward_sq[i] = self._reward_sq.get(offer_id, 0.0)
+                if (restart := self._restarts.get(offer_id)) is not None:
+                    rows.since[i], rows.reward_sq_before[i] = restart.since, restart.reward_sq
+                    rows.pooled_before[i] = restart.rows.get(NO_SOURCE, 0)
+                    if source:
+                        rows.by_source_before[i] = restart.rows.get(source, 0)
+        return rows
+
+    def restart_offer(self, offer_id: int, at: float, expected_since: float) -> bool:
+        with self._lock:
+            current = self._restarts.get(offer_id)
+            if (0.0 if current is None else current.since) != expected_since:
+                return False
+            rows = {source: list(row) for (o, source), row in self._counters.items() if o == offer_id}
+            self._restarts[offer_id] = _Restart(at, rows, self._reward_sq.get(offer_id, 0.0))
+            return True
 
     def known_offer_ids(self) -> list[int]:
         with self._lock:
@@ -200,6 +224,8 @@ class MemoryStore:
         self._cap_usage: dict[tuple[int, str], int] = {}
         self._postbacks: dict[str, int] = {}
         self._hours: dict[tuple[int, int], list[int]] = {}
+        self._reward_sq: dict[int, float] = {}
+        self._restarts: dict[int, _Restart] = {}
 
     def _decision(self, click_id: str) -> Decision:
         decision = self._decisions.get(click_id)
@@ -214,6 +240,8 @@ class MemoryStore:
             self._expired.pop(decision.click_id, None)
         self._totals[decision.click_id] = new
         self._count(decision, delta)
+        change = _squared(new.reward_micros) - _squared(old.reward_micros)
+        self._reward_sq[decision.offer_id] = self._reward_sq.get(decision.offer_id, 0.0) + change
 
     def _count(self, decision: Decision, delta: Sequence[int]) -> None:
         """Move the click's counter rows by ``delta`` (in ``COUNTER_COLUMNS`` order), and its

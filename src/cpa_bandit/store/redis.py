@@ -6,8 +6,12 @@ Keys (``P`` is the key prefix, ``{…}`` a hash tag that decides the cluster slo
 ``P:{c:<click>}``          the click's decision (JSON), written once with ``SET NX``: the first
                            answer to a click id, found from the click id alone. Own slot: a
                            feedback or postback knows only the click id.
-``P:{o<offer>}``           the offer's counters (pooled, and ``column@source``), its registry
-                           entry, its cap usage (``cap:<period>``) and ``capped_until``.
+``P:{o<offer>}``           the offer's counters (pooled, and ``column@source``), the sum of
+                           its clicks' squared rewards (``reward_sq``, a float), its evidence
+                           start (``since``, absent: never restarted) with the counters it
+                           found then (``b:<column>``, ``b:<column>@<source>``,
+                           ``b:reward_sq``), its registry entry, its cap usage
+                           (``cap:<period>``) and ``capped_until``.
 ``P:{o<offer>}:k:<click>`` the click's outcome totals and conversions, in its offer's slot so
                            that resolving it and moving the counters is one script.
 ``P:{o<offer>}:pending``   pending clicks by decision time: the attribution-window sweep.
@@ -73,6 +77,8 @@ POSTBACK_RETRIES = 20
 """Attempts of a postback whose click changes under it (concurrent postbacks on one click)."""
 
 _REGISTRY_FIELDS = ("payout", "paused", "capped_until")
+_BASELINE_FIELDS = tuple(f"b:{column}" for column in COUNTER_COLUMNS)
+_FLOAT_FIELDS = ("since", "reward_sq", "b:reward_sq")
 _HOUR_COLUMNS = {b"c": 0, b"s": 1, b"v": 2, b"r": 3}
 """The hourly counters' field letters, by position in ``HourCounts`` after the offer id."""
 
@@ -94,6 +100,7 @@ class RedisStore:
         self._postback = client.register_script(redis_scripts.POSTBACK)
         self._expire = client.register_script(redis_scripts.EXPIRE)
         self._put_offer = client.register_script(redis_scripts.PUT_OFFER)
+        self._restart = client.register_script(redis_scripts.RESTART)
 
     @classmethod
     def from_url(cls, url: str, *, timeout_s: float = 0.5, **kwargs: object) -> RedisStore:
@@ -291,28 +298,34 @@ class RedisStore:
         return sorted(source.decode() for source in sources)
 
     def read_offers(self, offer_ids: Sequence[int], source: str | None = None) -> OfferRows:
-        fields = list(COUNTER_COLUMNS)
+        # one HMGET per offer: the floats, then blocks of counters (pooled, its baseline[, the
+        # source's, its baseline]), then the registry's fields
+        counters = [*COUNTER_COLUMNS, *_BASELINE_FIELDS]
         if source:
-            fields += [f"{column}@{source}" for column in COUNTER_COLUMNS]
-        fields += _REGISTRY_FIELDS
+            counters += [f"{column}@{source}" for column in (*COUNTER_COLUMNS, *_BASELINE_FIELDS)]
         with self._errors():
             pipe = self._r.pipeline(transaction=False)
             for offer_id in offer_ids:
-                pipe.hmget(self._offer(offer_id), fields)
+                pipe.hmget(self._offer(offer_id), [*_FLOAT_FIELDS, *counters, *_REGISTRY_FIELDS])
             rows = pipe.execute() if offer_ids else []
-        width = len(COUNTER_COLUMNS)
+        k, width, reals = len(offer_ids), len(COUNTER_COLUMNS), len(_FLOAT_FIELDS)
+        floats = np.array(
+            [[float(v) if v is not None else 0.0 for v in row[:reals]] for row in rows], dtype=np.float64
+        ).reshape(k, reals)
         matrix = np.array(
-            [[int(v) if v is not None else 0 for v in row] for row in rows], dtype=np.int64
-        ).reshape(len(offer_ids), len(fields))
+            [[int(v) if v is not None else 0 for v in row[reals:]] for row in rows], dtype=np.int64
+        ).reshape(k, len(counters) + len(_REGISTRY_FIELDS))
         payout = np.array([int(row[-3]) if row[-3] is not None else -1 for row in rows], dtype=np.int64)
-        pooled = matrix[:, :width]
-        return OfferRows(
-            pooled=pooled,
-            by_source=matrix[:, width : 2 * width] if source else np.zeros_like(pooled),
-            payout_micros=payout,
-            paused=matrix[:, -2].astype(bool),
-            capped_until=matrix[:, -1],
-        )
+        blocks = matrix[:, : len(counters)].reshape(k, len(counters) // width, width)
+        return OfferRows.from_read(blocks, payout, matrix[:, -2], matrix[:, -1], floats)
+
+    def restart_offer(self, offer_id: int, at: float, expected_since: float) -> bool:
+        with self._errors():
+            restarted = self._restart(  # float(): numpy's floats have a repr of their own
+                keys=[self._offer(offer_id)],
+                args=[repr(float(at)), repr(float(expected_since)), *COUNTER_COLUMNS],
+            )
+        return restarted == 1
 
     def known_offer_ids(self) -> list[int]:
         with self._errors():

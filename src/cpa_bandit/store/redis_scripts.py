@@ -2,7 +2,9 @@
 
 Every key a script touches carries the offer's hash tag (``{o<offer_id>}``), so each script
 runs on one Redis Cluster node, atomically. Counters are the offer hash's fields: the pooled
-ones by column name, a source's as ``column@source`` (source ids cannot contain ``@``).
+ones by column name, a source's as ``column@source`` (source ids cannot contain ``@``);
+``reward_sq`` (a float) sums the squared rewards of the offer's clicks. An evidence restart
+keeps ``since`` and the counters it found as ``b:<field>`` baselines, in the same hash.
 A click's record in its offer's slot holds its outcome totals (the same ``ClickTotals`` as
 the other stores) and its conversions as ``t:<transaction id>`` fields; counters move by
 the change of the totals, as the SQLite trigger and ``conversions.counter_delta`` do.
@@ -44,6 +46,13 @@ local function ensure(offer, click, pending, hours, cid, src, at, ttl)
   return 1
 end
 
+-- A reward in micros ('' or nil: none) squared in currency units: a float, as squared
+-- micros would overflow integers.
+local function squared(micros)
+  local units = (tonumber(micros) or 0) / 1e6
+  return units * units
+end
+
 -- Set the click's totals; the offer's counters move by the change. The hour's 's' (outcome
 -- known) moves as resolved + expired do: a click resolved after it expired was known already.
 local function settle(offer, click, pending, hours, cid, src, at, reward, conv, pconv, preward)
@@ -60,6 +69,8 @@ local function settle(offer, click, pending, hours, cid, src, at, reward, conv, 
   bump(offer, src, 'reward_micros', dreward)
   bump(offer, src, 'pending_conversions', tonumber(pconv) - tonumber(old[3]))
   bump(offer, src, 'pending_reward_micros', tonumber(preward) - tonumber(old[4]))
+  local dsquared = squared(reward) - squared(old[1])
+  if dsquared ~= 0 then redis.call('HINCRBYFLOAT', offer, 'reward_sq', string.format('%.17g', dsquared)) end
   if redis.call('EXISTS', hours) == 1 then  -- an hour past retention is not brought back
     bump_hour(hours, at, 's', known)
     bump_hour(hours, at, 'v', dconv)
@@ -165,6 +176,24 @@ end
 return {#ids, expired}
 """
 )
+
+RESTART = """
+-- KEYS: offer; ARGV: restart time, expected evidence start, then the counter columns
+-- returns 1 restarted, 0 the offer's evidence no longer starts at the expected time
+-- Counter fields are never deleted (but by a reset, with the whole hash), so every field
+-- with a baseline from an earlier restart still exists and gets its new one here.
+if tonumber(redis.call('HGET', KEYS[1], 'since') or '0') ~= tonumber(ARGV[2]) then return 0 end
+local counted = {reward_sq = true}
+for i = 3, #ARGV do counted[ARGV[i]] = true end
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do  -- one HSET a field: an offer may have more sources than unpack takes
+  if counted[string.match(fields[i], '^([%w_]+)@') or fields[i]] then
+    redis.call('HSET', KEYS[1], 'b:' .. fields[i], fields[i + 1])
+  end
+end
+redis.call('HSET', KEYS[1], 'since', ARGV[1])
+return 1
+"""
 
 PUT_OFFER = """
 -- KEYS: offer; ARGV: registry JSON, declared payout (-1 = none), paused (0/1),

@@ -47,22 +47,33 @@ LOG_BATCH = 5_000
 # One row per requested id, zeros for offers never seen. json_each is the outer loop of the
 # LEFT JOINs, so rows come in the order asked; its key is returned to check that cheaply
 # rather than sorting (an ORDER BY costs a temporary b-tree on every decision). Without a
-# source the per-source columns are constant zeros: no join, fewer values to fetch.
-_POOLED = ", ".join(f"ifnull(p.{c}, 0)" for c in COUNTER_COLUMNS)
-_BY_SOURCE = ", ".join(f"ifnull(s.{c}, 0)" for c in COUNTER_COLUMNS)
+# source the per-source columns are constant zeros: no join, fewer values to fetch. The
+# REAL columns come last, read apart from the int64 ones.
+_BASELINE = tuple(f"{c}_before" for c in COUNTER_COLUMNS)
+_POOLED = ", ".join(f"ifnull(p.{c}, 0)" for c in (*COUNTER_COLUMNS, *_BASELINE))
+_BY_SOURCE = ", ".join(f"ifnull(s.{c}, 0)" for c in (*COUNTER_COLUMNS, *_BASELINE))
 _REGISTRY = "ifnull(o.payout_micros, -1), ifnull(o.status = 'paused', 0), ifnull(o.capped_until, 0)"
+_REALS = ("since", "reward_sq", "reward_sq_before")
+_OFFER_REALS = ", ".join(f"ifnull(p.{c}, 0.0)" for c in _REALS)
 _OFFER_ROWS_SQL = (
-    f"SELECT j.key, {_POOLED}, {_BY_SOURCE}, {_REGISTRY}"
+    f"SELECT j.key, {_POOLED}, {_BY_SOURCE}, {_REGISTRY}, {_OFFER_REALS}"
     " FROM json_each(?) AS j"
     " LEFT JOIN offer_stats AS p ON p.offer_id = j.value"
     " LEFT JOIN source_stats AS s ON s.offer_id = j.value AND s.source = ?"
     " LEFT JOIN offers AS o ON o.offer_id = j.value"
 )
 _POOLED_ROWS_SQL = (
-    f"SELECT j.key, {_POOLED}, {_REGISTRY}"
+    f"SELECT j.key, {_POOLED}, {_REGISTRY}, {_OFFER_REALS}"
     " FROM json_each(?) AS j"
     " LEFT JOIN offer_stats AS p ON p.offer_id = j.value"
     " LEFT JOIN offers AS o ON o.offer_id = j.value"
+)
+# A restart keeps the counter rows of the offer as they are now as its baseline. Upserted: an
+# offer without counters yet gets a row (clicks 0) to hold its evidence start.
+_SNAPSHOT = ", ".join(f"{c}_before = {c}" for c in COUNTER_COLUMNS)
+_RESTART_OFFER_SQL = (
+    "INSERT INTO offer_stats (offer_id, since) VALUES (?, ?) ON CONFLICT (offer_id) DO UPDATE SET"
+    f" since = excluded.since, {_SNAPSHOT}, reward_sq_before = reward_sq"
 )
 _OFFER_COLUMNS = (
     "offer_id, name, payout_micros, status, updated_at, cap_daily, cap_monthly, timezone, multiple_conversions,"
@@ -328,22 +339,30 @@ class SQLiteStore:
             else:
                 rows = self._db().execute(_POOLED_ROWS_SQL, (ids,)).fetchall()
         # capped_until is a whole second (a local midnight): int64 keeps every counter exact
-        matrix = np.array(rows, dtype=np.int64).reshape(len(offer_ids), 4 + _WIDTH * (2 if source else 1))
-        if not np.array_equal(matrix[:, 0], np.arange(len(offer_ids))):
-            matrix = matrix[np.argsort(matrix[:, 0])]
-        pooled = matrix[:, 1 : 1 + _WIDTH]
-        return OfferRows(
-            pooled=pooled,
-            by_source=matrix[:, 1 + _WIDTH : 1 + 2 * _WIDTH] if source else np.zeros_like(pooled),
-            payout_micros=matrix[:, -3],
-            paused=matrix[:, -2].astype(bool),
-            capped_until=matrix[:, -1],
-        )
+        k, blocks, reals = len(offer_ids), 4 if source else 2, len(_REALS)
+        matrix = np.array([row[:-reals] for row in rows], dtype=np.int64).reshape(k, 4 + _WIDTH * blocks)
+        floats = np.array([row[-reals:] for row in rows], dtype=np.float64).reshape(k, reals)
+        if not np.array_equal(matrix[:, 0], np.arange(k)):
+            order = np.argsort(matrix[:, 0])
+            matrix, floats = matrix[order], floats[order]
+        counters = matrix[:, 1:-3].reshape(k, blocks, _WIDTH)
+        return OfferRows.from_read(counters, matrix[:, -3], matrix[:, -2], matrix[:, -1], floats)
+
+    def restart_offer(self, offer_id: int, at: float, expected_since: float) -> bool:
+        with self._transaction() as db:
+            (since,) = db.execute(
+                "SELECT ifnull((SELECT since FROM offer_stats WHERE offer_id = ?), 0.0)", (offer_id,)
+            ).fetchone()
+            if since != expected_since:
+                return False
+            db.execute(_RESTART_OFFER_SQL, (offer_id, at))
+            db.execute(f"UPDATE source_stats SET {_SNAPSHOT} WHERE offer_id = ?", (offer_id,))
+        return True
 
     def known_offer_ids(self) -> list[int]:
         with self._errors():
-            rows = self._db().execute(
-                "SELECT offer_id FROM offer_stats UNION SELECT offer_id FROM offers ORDER BY 1"
+            rows = self._db().execute(  # clicks 0: a row that only holds an evidence restart
+                "SELECT offer_id FROM offer_stats WHERE clicks > 0 UNION SELECT offer_id FROM offers ORDER BY 1"
             ).fetchall()
         return [offer_id for (offer_id,) in rows]
 

@@ -128,8 +128,10 @@ END
 )
 
 
-def _move_counters(table: str, where: str) -> str:
-    """Move one counter row by the change of a click's outcome (see conversions.counter_delta)."""
+def _move_counters(table: str, where: str, *more: str) -> str:
+    """Move one counter row by the change of a click's outcome (see conversions.counter_delta);
+    ``more``: assignments of the row's further columns."""
+    also = "".join(f",\n        {assignment}" for assignment in more)
     return f"""
     UPDATE {table} SET
         resolved = resolved + (OLD.reward_micros IS NULL AND NEW.reward_micros IS NOT NULL),
@@ -137,7 +139,7 @@ def _move_counters(table: str, where: str) -> str:
         reward_micros = reward_micros + ifnull(NEW.reward_micros, 0) - ifnull(OLD.reward_micros, 0),
         expired = expired + (NEW.expired AND NEW.reward_micros IS NULL) - (OLD.expired AND OLD.reward_micros IS NULL),
         pending_conversions = pending_conversions + NEW.pending_conversions - OLD.pending_conversions,
-        pending_reward_micros = pending_reward_micros + NEW.pending_reward_micros - OLD.pending_reward_micros
+        pending_reward_micros = pending_reward_micros + NEW.pending_reward_micros - OLD.pending_reward_micros{also}
     WHERE {where};"""
 
 
@@ -244,8 +246,24 @@ def _known(click: str) -> str:
     return f"({click}.reward_micros IS NOT NULL OR {click}.expired)"
 
 
-# Version 5: the hourly counters count the clicks whose outcome is known for learning
-# (resolved or expired: the pooled resolved + expired, by hour of click).
+def _squared(micros: str) -> str:
+    """A reward in micros (an SQL expression, NULL for none) squared in currency units."""
+    return f"(ifnull({micros}, 0) / 1e6) * (ifnull({micros}, 0) / 1e6)"
+
+
+# Version 5: what detecting changes and the payouts' spread need. The hourly counters count
+# the clicks whose outcome is known for learning (resolved or expired: the pooled resolved +
+# expired, by hour of click); an offer's evidence may restart (a detected change) at
+# ``since``, its counter rows then kept as ``<column>_before`` baselines (``offer_stats``
+# and every ``source_stats`` row of the offer) and subtracted by the readers; and each offer
+# sums its clicks' squared rewards in currency units, a REAL (squared micros would overflow
+# INTEGER), moved by the counters' trigger.
+_V5_COUNTERS = (
+    "clicks", "resolved", "conversions", "reward_micros", "expired", "pending_conversions", "pending_reward_micros"
+)  # fmt: skip
+"""The counter columns as of version 5, spelled out rather than base.COUNTER_COLUMNS: a
+migration must not change when the columns of later versions do."""
+_MOVE_REWARD_SQ = f"reward_sq = reward_sq + ({_squared('NEW.reward_micros')} - {_squared('OLD.reward_micros')})"
 _V5 = (
     "ALTER TABLE offer_hours ADD COLUMN resolved INTEGER NOT NULL DEFAULT 0",
     f"""
@@ -265,6 +283,28 @@ BEGIN
     WHERE offer_id = NEW.offer_id AND hour = {_HOUR_OF_CLICK};
 END
 """,
+    "ALTER TABLE offer_stats ADD COLUMN reward_sq REAL NOT NULL DEFAULT 0",
+    f"""
+UPDATE offer_stats SET reward_sq = paid.reward_sq FROM (
+    SELECT offer_id, sum({_squared("reward_micros")}) AS reward_sq FROM clicks WHERE reward_micros != 0 GROUP BY 1
+) AS paid WHERE offer_stats.offer_id = paid.offer_id
+""",
+    "DROP TRIGGER count_outcome",
+    f"""
+CREATE TRIGGER count_outcome
+AFTER UPDATE OF reward_micros, conversions, pending_conversions, pending_reward_micros, expired ON clicks
+BEGIN
+    {_move_counters("offer_stats", "offer_id = NEW.offer_id", _MOVE_REWARD_SQ)}
+    {_move_counters("source_stats", "offer_id = NEW.offer_id AND source = NEW.source")}
+END
+""",
+    "ALTER TABLE offer_stats ADD COLUMN since REAL NOT NULL DEFAULT 0",  # 0: never restarted
+    "ALTER TABLE offer_stats ADD COLUMN reward_sq_before REAL NOT NULL DEFAULT 0",
+    *(
+        f"ALTER TABLE {table} ADD COLUMN {column}_before INTEGER NOT NULL DEFAULT 0"
+        for table in ("offer_stats", "source_stats")
+        for column in _V5_COUNTERS
+    ),
 )
 
 MIGRATIONS = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
