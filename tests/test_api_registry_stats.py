@@ -146,9 +146,9 @@ def test_attribution_window_turns_silent_clicks_into_non_conversions(tmp_path: P
         clock.now += 29 * 86_400
         sample(client, "w-late", offer_ids="1")
         service = app.state.service
-        assert service.maintain() == 0
+        assert service.maintain().expired == 0
         clock.now += 2 * 86_400  # the first three are now past their 30 days
-        assert service.maintain() == 3
+        assert service.maintain().expired == 3
         row = client.get("/stats/").json()["offers"][0]
         assert (row["pending"], row["expired"], row["resolved"]) == (1, 3, 0)
         late = client.put("/feedback/", params={"click_id": "w0", "reward": 12})

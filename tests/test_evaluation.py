@@ -154,8 +154,10 @@ def test_reward_model_shrinks_offer_and_source_towards_the_offer() -> None:
 
 
 def test_target_parameters_default_and_check() -> None:
-    assert Target.parse("thompson").params == {"thompson_a": 1.0, "thompson_b": 1.0}
-    assert Target.parse("thompson", ["thompson_b=50"]).params == {"thompson_a": 1.0, "thompson_b": 50.0}
+    assert Target.parse("thompson").params == {}  # the learned prior, as /sample/ without them
+    assert Target.parse("thompson").policy_params.fixed_prior is None
+    one = Target.parse("thompson", ["thompson_b=50"])
+    assert one.params == {"thompson_a": 1.0, "thompson_b": 50.0} and one.policy_params.fixed_prior == (1.0, 50.0)
     assert Target.parse("ucb", ["ucb_c=0"]).params == {"ucb_c": 0.0}
     assert Target.parse("random").describe() == "random"
     refusals = {

@@ -96,7 +96,7 @@ def simulate(
         typer.Option(
             "--policy",
             help="Service samplers ucb, ucb-pooled, thompson, thompson-pooled; sim-only random, epsilon-greedy,"
-            " ucb1, seed-ucb, seed-thompson, oracle. Repeat for several (default: all but oracle).",
+            " ucb1, seed-ucb, seed-thompson, eb-greedy, oracle. Repeat for several (default: all but oracle).",
             show_default=False,
         ),
     ] = None,

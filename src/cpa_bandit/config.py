@@ -49,7 +49,14 @@ class Settings(BaseSettings):
         30.0, gt=0, description="A click without feedback for this long counts as a non-conversion for learning."
     )
     source_prior_clicks: float = Field(
-        200.0, ge=0, description="Pseudo-clicks of an offer's other sources in its per-source statistics."
+        200.0,
+        ge=0,
+        description="How many clicks an offer's record on its other sources weighs, at most, in a source's prior.",
+    )
+    change_detection: bool = Field(
+        True,
+        description="Test each offer's hourly cohorts for a change of its conversion rate and forget its"
+        " learning evidence from before a detected change (the lifetime counters never forget).",
     )
     maintenance_interval_s: float = Field(
         60.0, gt=0, description="How often expired clicks are swept and history past retention dropped."

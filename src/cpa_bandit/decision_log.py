@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 
 from .domain import Evidence
-from .policies import ArmStats
+from .policies import ArmStats, SourceCounts
 
 Format = Literal["csv", "parquet"]
 
@@ -115,13 +115,22 @@ def evidence_stats(evidence: Evidence) -> ArmStats:
     payout = None
     if any(p is not None for p in evidence.payout):
         payout = np.array([np.nan if p is None else p for p in evidence.payout], dtype=np.float64)
+    source = None
+    if evidence.source_weight is not None:
+        source = SourceCounts(
+            *_arrays(evidence.source_clicks, evidence.source_resolved, evidence.source_conversions, evidence.source_reward),
+            weight=evidence.source_weight,
+        )
     return ArmStats(
-        np.array(evidence.clicks, dtype=np.float64),
-        np.array(evidence.resolved, dtype=np.float64),
-        np.array(evidence.conversions, dtype=np.float64),
-        np.array(evidence.reward, dtype=np.float64),
-        payout,
+        *_arrays(evidence.clicks, evidence.resolved, evidence.conversions, evidence.reward),
+        declared_payout=payout,
+        reward_sq=np.array(evidence.reward_sq, dtype=np.float64) if evidence.reward_sq else None,
+        source=source,
     )
+
+
+def _arrays(*columns: tuple[float, ...]) -> list[np.ndarray]:
+    return [np.array(column, dtype=np.float64) for column in columns]
 
 
 def write_log(rows: Iterable[LogRow], fmt: Format, output: Path | None = None) -> int:

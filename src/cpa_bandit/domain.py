@@ -10,8 +10,13 @@ from dataclasses import dataclass, field
 class Evidence:
     """The statistics a policy chose from, one entry per offer it could choose: logged with
     the decision so that another policy can later be asked what it would have done with
-    the same evidence (offline evaluation). Counts may be fractional (pseudo-counts of the
-    source prior); ``reward`` is in currency units; ``payout`` the declared payout or None."""
+    the same evidence (offline evaluation), and so that Thompson's propensity can be
+    computed from it. Pooled counters of each offer since its last detected change, their
+    squared rewards, and the click's source's counters (empty without a source) with the
+    weight of its offer's record in that source's prior; ``reward`` is in currency units;
+    ``payout`` the declared payout or None. ``model`` is the version of the model that
+    decided (``policies.MODEL_VERSION``): evidence logged by another model cannot replay
+    the decision, and the log then has no propensity for it."""
 
     offers: tuple[int, ...]
     clicks: tuple[float, ...]
@@ -19,6 +24,14 @@ class Evidence:
     conversions: tuple[float, ...]
     reward: tuple[float, ...]
     payout: tuple[float | None, ...]
+    reward_sq: tuple[float, ...] = ()
+    source_clicks: tuple[float, ...] = ()
+    source_resolved: tuple[float, ...] = ()
+    source_conversions: tuple[float, ...] = ()
+    source_reward: tuple[float, ...] = ()
+    source_weight: float | None = None
+    model: int = 1
+    """1: the first model's log, written before ``model`` was (it held no such key)."""
 
     def to_json(self) -> str:
         # by hand: dataclasses.asdict deep-copies every number, ten times the cost of dumping
@@ -27,7 +40,9 @@ class Evidence:
 
     @classmethod
     def from_json(cls, text: str) -> Evidence:
-        return cls(**{name: tuple(values) for name, values in json.loads(text).items()})
+        return cls(
+            **{name: tuple(value) if isinstance(value, list) else value for name, value in json.loads(text).items()}
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,8 +29,8 @@ from .domain import (
 )
 from .money import MICROS, from_micros
 from .offer_cache import OfferCache
-from .policies import ArmStats, PolicyParams, choice_probabilities, select
-from .policies.sources import shrink_to_pool
+from .policies import MODEL_VERSION, ArmStats, PolicyParams, SourceCounts, choice_probabilities, select
+from .policies.change import changed
 from .policies.thompson import rpc_posterior
 from .store import Store
 from .store.base import HOUR, ClickRecord, HourCounts, OfferRows
@@ -39,6 +39,10 @@ Clock = Callable[[], float]
 
 RECENT_DECISIONS = 1_000
 """How many of the latest decisions the "share of recent decisions" is taken over."""
+
+CHANGE_WINDOW_S = 14 * 86_400.0
+"""The change test looks at most this far back: a change is found within days of it, and
+older cohorts would only cost reading."""
 
 EXPIRY_BATCH = 10_000
 """Most clicks one maintenance pass expires (or drops from the log) per transaction, to
@@ -51,6 +55,8 @@ class Learning:
 
     attribution_window_s: float = 30 * 86_400.0
     source_prior_clicks: float = 200.0
+    change_detection: bool = True
+    """Test each offer for a change of its conversion rate and forget the evidence before it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +118,8 @@ class OfferReport:
     rpc_high: float
     p_best: float
     recent_share: float
+    evidence_since: float
+    """When the offer's learning evidence starts (0: never restarted by the change test)."""
 
     @property
     def stats(self) -> OfferStats:
@@ -136,37 +144,65 @@ def _nothing_to_choose(offer_ids: Sequence[int], rows: OfferRows, now: float) ->
 
 def _propensity(decision: Decision) -> float:
     """The probability that the decision's policy chose its offer: stored for UCB, computed
-    from the logged evidence for Thompson (see ``policies.Choice``)."""
+    from the logged evidence for Thompson (see ``policies.Choice``); NaN (unknown) for a
+    Thompson decision of an earlier model, which this one cannot replay."""
     if decision.propensity is not None:
         return decision.propensity
     assert decision.evidence is not None
+    if decision.evidence.model != MODEL_VERSION:
+        return math.nan
     chosen = decision.evidence.offers.index(decision.offer_id)
     params = PolicyParams.from_dict(decision.params)
     return float(choice_probabilities(evidence_stats(decision.evidence), params, np.array([chosen]))[chosen])
 
 
 def _evidence(offer_ids: list[int], arms: ArmStats) -> Evidence:
-    """The statistics a decision was made on, in the log's compact form: whole numbers as
-    integers, others rounded to 6 decimals (pseudo-counts of the source prior). One array
-    conversion for the four columns: this runs on every decision."""
-    columns = np.vstack([arms.clicks, arms.resolved, arms.conversions, arms.reward])
-    whole = bool(np.all(columns == np.floor(columns)))
-    clicks, resolved, conversions, reward = (columns.astype(np.int64) if whole else np.round(columns, 6)).tolist()
+    """The statistics a decision was made on, in the log's compact form: counts as
+    integers, money rounded to 6 decimals. One array conversion for the counts: this runs
+    on every decision."""
+    source = arms.source
+    counts = [arms.clicks, arms.resolved, arms.conversions]
+    if source is not None:
+        counts += [source.clicks, source.resolved, source.conversions]
+    counts = np.vstack(counts).astype(np.int64).tolist()
+    money = [arms.reward] + ([source.reward] if source is not None else [])
+    money = np.round(np.vstack(money), 6).tolist()
     declared = arms.declared_payout
     return Evidence(
         offers=tuple(offer_ids),
-        clicks=tuple(clicks),
-        resolved=tuple(resolved),
-        conversions=tuple(conversions),
-        reward=tuple(reward),
+        clicks=tuple(counts[0]),
+        resolved=tuple(counts[1]),
+        conversions=tuple(counts[2]),
+        reward=tuple(money[0]),
         payout=(None,) * len(arms) if declared is None else tuple(p if p == p else None for p in declared.tolist()),
+        reward_sq=() if arms.reward_sq is None else tuple(np.round(arms.reward_sq, 6).tolist()),
+        source_clicks=tuple(counts[3]) if source is not None else (),
+        source_resolved=tuple(counts[4]) if source is not None else (),
+        source_conversions=tuple(counts[5]) if source is not None else (),
+        source_reward=tuple(money[1]) if source is not None else (),
+        source_weight=None if source is None else source.weight,
+        model=MODEL_VERSION,
     )
 
 
-def _arms(matrix: np.ndarray, declared_payout: np.ndarray | None) -> ArmStats:
-    """Learning statistics from counter rows: expired clicks count as resolved non-conversions."""
-    clicks, resolved, conversions, reward_micros, expired, *_pending = np.array(matrix.T, dtype=np.float64, order="C")
-    return ArmStats(clicks, resolved + expired, conversions, reward_micros / MICROS, declared_payout)
+def _since_restart(counters: np.ndarray, before: np.ndarray) -> list[np.ndarray]:
+    """Clicks, resolved, conversions and reward of the evidence since the restart:
+    expired clicks count as resolved non-conversions. Clicks pending at the restart that
+    resolved since then count as new evidence (a few, at usual delays)."""
+    clicks, resolved, conversions, reward_micros, expired, *_pending = np.array(
+        (counters - before).T, dtype=np.float64, order="C"
+    )
+    return [clicks, resolved + expired, conversions, reward_micros / MICROS]
+
+
+@dataclass(frozen=True, slots=True)
+class Maintenance:
+    """What one maintenance pass did."""
+
+    expired: int
+    """Clicks whose attribution window passed."""
+    restarted: list[int]
+    """Offers whose rate changed: their learning evidence now starts afresh."""
 
 
 class BanditService:
@@ -309,9 +345,10 @@ class BanditService:
             raise UnknownClick(f"unknown click_id {click_id!r}: no decision was recorded for it")
         return found
 
-    def maintain(self) -> int:
-        """Expire the clicks whose attribution window passed without feedback: learning then
-        counts them as non-conversions (late feedback still resolves them). Returns how many."""
+    def maintain(self) -> Maintenance:
+        """Expire the clicks whose attribution window passed without feedback (learning then
+        counts them as non-conversions; late feedback still resolves them), drop history
+        past retention, and restart the evidence of offers whose rate changed."""
         now = self._clock()
         cutoff = now - self._learning.attribution_window_s
         expired = 0
@@ -322,7 +359,33 @@ class BanditService:
         log_before, hours_before = now - self._retention.decision_log_s, now - self._retention.hours_s
         while self.store.trim_history(log_before, hours_before, EXPIRY_BATCH) == EXPIRY_BATCH:
             pass
-        return expired
+        restarted = self.detect_changes(now) if self._learning.change_detection else []
+        return Maintenance(expired, restarted)
+
+    def detect_changes(self, now: float) -> list[int]:
+        """Test every offer's hourly cohorts since its evidence started (``policies.change``)
+        and restart the offers whose rate changed; returns them. Every worker may test: the
+        store restarts an offer once, whoever detects it first."""
+        offer_ids = self.store.known_offer_ids()
+        if not offer_ids:
+            return []
+        since = self.store.read_offers(offer_ids).since
+        start = max(float(since.min()), now - CHANGE_WINDOW_S)
+        cohorts: dict[int, list[HourCounts]] = {}
+        for hour in self.store.hourly(start, now + HOUR):
+            cohorts.setdefault(hour.offer_id, []).append(hour)
+        restarted = []
+        for offer_id, offer_since in zip(offer_ids, since.tolist()):
+            # whole hours after the restart only: the hour it happened in mixes both rates
+            first = max(math.ceil(offer_since / HOUR) * HOUR, now - CHANGE_WINDOW_S)
+            hours = [h for h in cohorts.get(offer_id, ()) if h.hour >= first]
+            if len(hours) < 2:
+                continue
+            resolved = np.array([h.resolved for h in hours], dtype=np.float64)
+            conversions = np.array([h.conversions for h in hours], dtype=np.float64)
+            if changed(resolved, conversions) is not None and self.store.restart_offer(offer_id, now, offer_since):
+                restarted.append(offer_id)
+        return restarted
 
     # --- history -----------------------------------------------------------------------
 
@@ -383,6 +446,7 @@ class BanditService:
                 rpc_high=float(high[i]),
                 p_best=float(best[i]),
                 recent_share=recent.get(offer_id, 0) / recent_total if recent_total else 0.0,
+                evidence_since=float(rows.since[i]),
             )
             for i, offer_id in enumerate(ids)
         ]
@@ -405,10 +469,19 @@ class BanditService:
     # --- statistics ----------------------------------------------------------------------
 
     def _learning_stats(self, rows: OfferRows, source: str | None) -> ArmStats:
+        """The evidence the model learns from: since each offer's last restart, pooled and
+        for the click's source."""
         declared = None
         if rows.payout_micros.max(initial=-1) >= 0:
             declared = np.where(rows.payout_micros >= 0, rows.payout_micros / MICROS, np.nan)
-        pooled = _arms(rows.pooled, declared)
-        if not source:
-            return pooled
-        return shrink_to_pool(_arms(rows.by_source, declared), pooled, self._learning.source_prior_clicks)
+        own = None
+        if source:
+            own = SourceCounts(
+                *_since_restart(rows.by_source, rows.by_source_before), weight=self._learning.source_prior_clicks
+            )
+        return ArmStats(
+            *_since_restart(rows.pooled, rows.pooled_before),
+            declared_payout=declared,
+            reward_sq=rows.reward_sq - rows.reward_sq_before,
+            source=own,
+        )

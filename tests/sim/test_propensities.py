@@ -34,20 +34,18 @@ def logged_run(params: PolicyParams, pass_source: bool, seed: int) -> list:
 
 
 def choice_frequency(stats: ArmStats, params: PolicyParams, rng: np.random.Generator) -> np.ndarray:
-    """How often the policy picks each offer when asked again and again on ``stats``.
-
-    Thompson's draws are made in one call on the statistics repeated ``DRAWS`` times: the
-    payout prior pools over offers by means, which repeating leaves unchanged, so each copy
-    is an independent decision of ``thompson_scores``, the function ``select`` draws with."""
+    """How often the policy picks each offer when asked again and again on ``stats``:
+    ``DRAWS`` independent decisions of ``thompson_scores``, the function ``select`` draws
+    with, in one call. Optimistic draws tie often (untried offers all draw their prior's
+    mean at once), so ties break at random here as ``select`` breaks them."""
     k = len(stats)
     if params.sampler is Sampler.ucb:
         picks = [select(stats, params, rng).index for _ in range(2_000)]
         return np.bincount(picks, minlength=k) / 2_000
-    copies = ArmStats(*(np.tile(column, DRAWS) for column in (stats.clicks, stats.resolved, stats.conversions,
-                                                               stats.reward)),
-                      None if stats.declared_payout is None else np.tile(stats.declared_payout, DRAWS))  # fmt: skip
-    scores = thompson_scores(copies, params.thompson_a, params.thompson_b, rng).reshape(DRAWS, k)
-    return np.bincount(scores.argmax(axis=1), minlength=k) / DRAWS
+    scores = thompson_scores(stats, params.fixed_prior, rng, draws=DRAWS)
+    leaders = scores == scores.max(axis=1, keepdims=True)
+    picks = (leaders * rng.random(scores.shape)).argmax(axis=1)  # ties break at random, as in select
+    return np.bincount(picks, minlength=k) / DRAWS
 
 
 def within_tolerance(probabilities: np.ndarray, frequency: np.ndarray, draws: int) -> bool:
@@ -59,10 +57,11 @@ def within_tolerance(probabilities: np.ndarray, frequency: np.ndarray, draws: in
     ("params", "pass_source"),
     [
         (PolicyParams(Sampler.thompson), False),
+        (PolicyParams(Sampler.thompson), True),
         (PolicyParams(Sampler.thompson, thompson_a=0.5, thompson_b=4.0), True),
         (PolicyParams(Sampler.ucb, ucb_c=1.0), True),
     ],
-    ids=["thompson", "thompson-prior-by-source", "ucb"],
+    ids=["thompson-pooled", "thompson-by-source", "thompson-fixed-prior-by-source", "ucb"],
 )
 def test_logged_propensities_match_the_frequency_of_choices(params: PolicyParams, pass_source: bool) -> None:
     rows = logged_run(params, pass_source, seed=3)
@@ -80,7 +79,7 @@ def test_logged_propensities_match_the_frequency_of_choices(params: PolicyParams
 
 
 def test_the_comparison_catches_a_wrong_prior() -> None:
-    """Probabilities computed with the default prior instead of the one the policy used are
+    """Probabilities computed with the learned prior instead of the one the policy used are
     told apart by the same comparison: the test has teeth."""
     params = PolicyParams(Sampler.thompson, thompson_a=0.5, thompson_b=4.0)
     rows = logged_run(params, True, seed=3)

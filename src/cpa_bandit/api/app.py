@@ -39,19 +39,22 @@ payout) is maximal, learning from the conversions reported back.
 log = logging.getLogger("cpa_bandit")
 
 
-async def maintain_forever(service: BanditService, interval_s: float, stop: asyncio.Event) -> None:
+async def maintain_forever(service: BanditService, metrics: Metrics, interval_s: float, stop: asyncio.Event) -> None:
     """Sweep expired clicks now and then, off the event loop (a sweep may take a while),
     until ``stop``. Every worker runs one; a sweep only touches clicks still pending, so they
     never clash. A sweep in progress is finished, never abandoned: its thread would otherwise
     still be using the store when shutdown closes it."""
     while not stop.is_set():
         try:
-            expired = await asyncio.to_thread(service.maintain)
+            done = await asyncio.to_thread(service.maintain)
         except StoreUnavailable as exc:
             log.warning("maintenance skipped: %s", exc.detail)
         else:
-            if expired:
-                log.info("attribution window passed for %d clicks", expired)
+            if done.expired:
+                log.info("attribution window passed for %d clicks", done.expired)
+            if done.restarted:
+                metrics.restarted(done.restarted)
+                log.info("conversion rate changed: evidence restarted for offers %s", done.restarted)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval_s)
 
@@ -70,6 +73,7 @@ def create_app(
     learning = Learning(
         attribution_window_s=settings.attribution_window_days * 86_400.0,
         source_prior_clicks=settings.source_prior_clicks,
+        change_detection=settings.change_detection,
     )
     path = DecisionPath(cache_ms=settings.decision_cache_ms, store_retry_s=settings.store_retry_s)
     retention = Retention(decision_log_s=settings.decision_log_days * 86_400.0)
@@ -80,7 +84,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        maintenance = asyncio.create_task(maintain_forever(service, settings.maintenance_interval_s, stop))
+        maintenance = asyncio.create_task(maintain_forever(service, metrics, settings.maintenance_interval_s, stop))
         yield
         stop.set()
         await maintenance

@@ -61,13 +61,26 @@ class SampleQuery(BaseModel):
         float, Field(ge=0, le=MAX_PARAMETER, allow_inf_nan=False, description="UCB exploration scale; 0 = greedy.")
     ] = 1.0
     thompson_a: Annotated[
-        float,
-        Field(gt=0, le=MAX_PARAMETER, allow_inf_nan=False, description="Thompson's Beta prior: pseudo-conversions."),
-    ] = 1.0
+        float | None,
+        Field(
+            gt=0,
+            le=MAX_PARAMETER,
+            allow_inf_nan=False,
+            description="Thompson's Beta prior on every offer's rate: pseudo-conversions. Sent (alone or with"
+            " `thompson_b`, the other then 1), it fixes Beta(a, b) for every offer as the seed did; both omitted,"
+            " the prior is learned from the eligible offers (empirical Bayes, optimistic for offers with little"
+            " evidence).",
+        ),
+    ] = None
     thompson_b: Annotated[
-        float,
-        Field(gt=0, le=MAX_PARAMETER, allow_inf_nan=False, description="Thompson's Beta prior: pseudo-non-conversions."),
-    ] = 1.0
+        float | None,
+        Field(
+            gt=0,
+            le=MAX_PARAMETER,
+            allow_inf_nan=False,
+            description="Thompson's Beta prior: pseudo-non-conversions (see `thompson_a`); omitted with it = learned.",
+        ),
+    ] = None
     source: Annotated[
         str | None,
         Field(pattern=CLICK_ID_PATTERN, description="Traffic source id, recorded with the click.", examples=["src-7"]),

@@ -41,6 +41,11 @@ class OfferStatsRow(BaseModel):
         description="Posterior probability that this offer has the highest revenue per click of the offers listed."
     )
     recent_share: float = Field(description="Share of the latest 1,000 decisions that chose this offer.")
+    evidence_since: float | None = Field(
+        description="Unix time from which the model learns from this offer's clicks: the change test found"
+        " that its conversion rate changed then and forgot the evidence before (`rpc_mean` and its interval"
+        " are since then; the counters above never forget). Null when it never changed."
+    )
 
 
 class StatsPage(BaseModel):
@@ -70,6 +75,7 @@ def offer_row(report: OfferReport) -> OfferStatsRow:
         rpc_high=report.rpc_high,
         p_best=report.p_best,
         recent_share=report.recent_share,
+        evidence_since=report.evidence_since or None,
     )
 
 

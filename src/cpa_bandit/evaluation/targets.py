@@ -49,7 +49,7 @@ class Target:
         """From the command line: ``thompson`` and ``["thompson_a=2", ...]``. Raises
         ``ValueError`` with a message for the user on an unknown policy or parameter, a
         parameter of another policy, a repeated one or a value out of range; parameters
-        not given take the service's defaults."""
+        not given take the service's defaults (Thompson's prior, left out, is learned)."""
         try:
             chosen = TargetPolicy(policy)
         except ValueError:
@@ -70,7 +70,9 @@ class Target:
             accepted = ", ".join(allowed) or "none"
             raise ValueError(f"unknown parameter(s) {', '.join(unknown)} for {policy}; it takes: {accepted}")
         given = {name: _checked(name, values[name], *allowed[name]) for name in allowed if name in values}
-        return cls(chosen, {name: float(_DEFAULTS[name]) for name in allowed} | given)
+        if chosen is TargetPolicy.thompson and given:  # one of the prior's two sent: the seed's 1 for the other
+            given = {"thompson_a": 1.0, "thompson_b": 1.0} | given
+        return cls(chosen, {name: _DEFAULTS[name] for name in allowed if _DEFAULTS[name] is not None} | given)
 
     @property
     def policy_params(self) -> PolicyParams | None:

@@ -1,4 +1,4 @@
-"""The learning statistics a policy sees: one array entry per eligible offer."""
+"""The evidence a policy sees: one array entry per eligible offer, pooled and for one source."""
 
 from __future__ import annotations
 
@@ -8,16 +8,36 @@ import numpy as np
 
 
 @dataclass(frozen=True, slots=True)
+class SourceCounts:
+    """One traffic source's counters of each offer (aligned with the offers of ``ArmStats``)
+    and how many clicks' worth its offer's record weighs as the source's prior (the
+    ``CPA_BANDIT_SOURCE_PRIOR_CLICKS`` setting: kept with the evidence, since it shapes
+    the decision and a logged decision must be replayable)."""
+
+    clicks: np.ndarray
+    resolved: np.ndarray
+    conversions: np.ndarray
+    reward: np.ndarray
+    weight: float
+
+    def take(self, index: np.ndarray) -> SourceCounts:
+        return SourceCounts(
+            self.clicks[index], self.resolved[index], self.conversions[index], self.reward[index], self.weight
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ArmStats:
-    """Per-offer evidence, aligned arrays of equal length.
+    """Per-offer evidence, pooled over sources, in aligned arrays of equal length.
 
     ``clicks`` counts every decision (pending or not); ``resolved`` only the clicks whose
     outcome is known (feedback came, or the attribution window passed without it). Policies
     learn rates from resolved clicks alone: a pending click is unknown, not a failure.
-    ``reward`` is the revenue of the resolved clicks in currency units. ``declared_payout``
-    is the payout the operator declared per offer (NaN where none), the prior for the
-    offer's payout until its own conversions speak. Counts may be fractional: pseudo-counts
-    carry prior evidence (see ``sources.shrink_to_pool``).
+    ``reward`` is the revenue of the resolved clicks in currency units and ``reward_sq``
+    the sum of their squares (None: not kept, the spread of payouts is then the prior's).
+    ``declared_payout`` is the payout the operator declared per offer (NaN where none).
+    ``source`` holds the counters of the click's source, when it named one. Counts are the
+    evidence since each offer's last detected change (``policies.change``).
     """
 
     clicks: np.ndarray
@@ -25,11 +45,20 @@ class ArmStats:
     conversions: np.ndarray
     reward: np.ndarray
     declared_payout: np.ndarray | None = None
+    reward_sq: np.ndarray | None = None
+    source: SourceCounts | None = None
 
     def take(self, index: np.ndarray) -> ArmStats:
         """The statistics of a subset of the offers."""
-        declared = None if self.declared_payout is None else self.declared_payout[index]
-        return ArmStats(self.clicks[index], self.resolved[index], self.conversions[index], self.reward[index], declared)
+        return ArmStats(
+            self.clicks[index],
+            self.resolved[index],
+            self.conversions[index],
+            self.reward[index],
+            None if self.declared_payout is None else self.declared_payout[index],
+            None if self.reward_sq is None else self.reward_sq[index],
+            None if self.source is None else self.source.take(index),
+        )
 
     def __len__(self) -> int:
         return len(self.clicks)

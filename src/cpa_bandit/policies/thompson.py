@@ -1,14 +1,20 @@
-"""Thompson sampling on revenue per click.
+"""Thompson sampling on revenue per click: one draw per offer from the model's posterior.
 
-One posterior draw per offer of the conversion rate, Beta(a + conversions, b + resolved −
-conversions), times the posterior mean of its payout. Pending clicks are left out (unknown,
-not failures); randomisation alone keeps delayed feedback from piling traffic on one offer.
+The conversion rate is drawn from its Beta posterior (``posterior``), no lower than the
+posterior mean (optimistic Thompson sampling, May et al. 2012), and multiplied by the
+posterior mean payout. A draw below the mean only ever argues against exploring an offer
+whose mean already says what it is worth; cutting those draws off spent fewer clicks on
+clear losers and measured higher in every scenario (docs/learning.md).
+
+Pending clicks are unknown, not failures: they leave the mean rate as it is and narrow the
+posterior as if they had resolved at that mean (``Posterior.in_flight``), their
+information being on its way; without it, every click during a feedback delay is another
+exploration of the same uncertainty.
 
 The payout enters at its posterior mean rather than as a draw: CPA payouts are mostly fixed
 per offer, so the first conversion settles the payout while the rate stays uncertain for
-hundreds of clicks. Drawing the payout too (from a posterior that must allow for
-heavy-tailed payouts) mostly added noise: on the simulator it lowered efficiency in every
-scenario (docs/learning.md). The payout posterior's spread still shows in ``rpc_posterior``.
+hundreds of clicks; drawing it too mostly added noise on the simulator (docs/learning.md).
+The payout's spread still shows in ``rpc_posterior``, what operators read.
 """
 
 from __future__ import annotations
@@ -16,18 +22,25 @@ from __future__ import annotations
 import numpy as np
 
 from .arms import ArmStats
-from .payout import mean_payout, prior_payout, sample_payout
+from .posterior import Posterior, posterior
+
+FixedPrior = tuple[float, float] | None
+"""A client's own Beta(a, b) prior on every offer's rate, or None for the learned one."""
 
 
-def rate_posterior(stats: ArmStats, a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
-    """Beta parameters of each offer's conversion rate."""
-    return a + stats.conversions, b + np.maximum(stats.resolved - stats.conversions, 0.0)
+def thompson_posterior(stats: ArmStats, prior: FixedPrior) -> Posterior:
+    """The posterior Thompson draws from (and its propensities integrate over)."""
+    return posterior(stats, prior).in_flight()
 
 
-def thompson_scores(stats: ArmStats, a: float, b: float, rng: np.random.Generator) -> np.ndarray:
-    """One posterior draw of rpc per offer."""
-    alpha, beta = rate_posterior(stats, a, b)
-    return rng.beta(alpha, beta) * mean_payout(stats, prior_payout(stats))
+def thompson_scores(
+    stats: ArmStats, prior: FixedPrior, rng: np.random.Generator, draws: int | None = None
+) -> np.ndarray:
+    """One posterior draw of rpc per offer (``draws`` rows of them, when given: as many
+    independent decisions on the same evidence)."""
+    post = thompson_posterior(stats, prior)
+    size = None if draws is None else (draws, len(stats))
+    return np.maximum(rng.beta(post.alpha, post.beta, size=size), post.rate) * post.payout
 
 
 POSTERIOR_SAMPLES = 2_000_000
@@ -36,16 +49,23 @@ page over very many offers stays bounded in time and memory."""
 
 
 def rpc_posterior(
-    stats: ArmStats, rng: np.random.Generator, a: float = 1.0, b: float = 1.0, draws: int = 2_000
+    stats: ArmStats, rng: np.random.Generator, draws: int = 2_000
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Posterior mean and 90 % interval of each offer's revenue per click, and the
-    probability that it is the best of these offers: the model Thompson samples from,
-    summarised for the operators who read the stats. Past 1,000 offers each gets fewer
-    draws (at least 100)."""
+    probability that it is the best of these offers, with the payout's uncertainty drawn
+    too: the model both samplers read, summarised for the operators who read the stats.
+    Past 1,000 offers each gets fewer draws (at least 100)."""
     draws = max(100, min(draws, POSTERIOR_SAMPLES // max(len(stats), 1)))
-    alpha, beta = rate_posterior(stats, a, b)
-    prior = prior_payout(stats)
-    rpc = rng.beta(alpha, beta, size=(draws, len(stats))) * sample_payout(stats, prior, rng, draws)
+    post = posterior(stats)
+    rpc = rng.beta(post.alpha, post.beta, size=(draws, len(stats))) * _payout_draws(post, rng, draws)
     low, high = np.quantile(rpc, [0.05, 0.95], axis=0)
     best = np.bincount(rpc.argmax(axis=1), minlength=len(stats)) / draws
-    return alpha / (alpha + beta) * mean_payout(stats, prior), low, high, best
+    return post.rpc, low, high, best
+
+
+def _payout_draws(post: Posterior, rng: np.random.Generator, draws: int) -> np.ndarray:
+    """Gamma draws with each offer's posterior mean and standard error of its payout
+    (positive, unlike the normal they approximate)."""
+    shape = (post.payout / post.payout_se) ** 2
+    return rng.gamma(shape, post.payout / shape, size=(draws, len(post.payout)))
+

@@ -1,51 +1,47 @@
-"""Upper confidence bound on revenue per click.
+"""Bayes-UCB on revenue per click: an upper quantile of the model's posterior.
 
-score = mean payout × Wilson upper bound of the conversion rate, with z² = c²·ln(N) / 2.
-The Wilson bound stays tight at conversion rates of 0.1–10 % where a Hoeffding bound on
-payouts of up to hundreds would explore for ever, and it is positive at zero conversions,
-so an offer that has not converted yet keeps being tried until its bound falls below the
-leader's. The exploration term, payout × (bound − rate), is in rpc units and grows with the
-log of the total number of clicks, scaled by ``c``. The constant is calibrated on the
-simulator: the textbook z² = 2·ln N (UCB1's width) keeps exploring long after the ranking is
-clear at CPA conversion rates. An eighth of it, ln(N)/4, explored least and earned most on
-the simulator's averages, but starved a high-payout, low-rate best offer in a harder world
-(a test in tests/test_policies.py); a quarter of it, z² = ln(N)/2 at c = 1, kept most of
-the gain without that failure (docs/learning.md).
+score = (r̄ + c·s·(Q(1 − 1/t) − r̄)) × (m + c·s·z·se)
 
-Delayed feedback: the width of an offer's bound uses all its clicks, pending ones included
-(their information is in flight), while its rate is learned from resolved clicks only.
-Counting only resolved clicks would send every click to the same offer until its feedback
-arrived. An offer never shown is tried first.
+with r̄ and Q the posterior mean and quantile function of the offer's conversion rate,
+t the eligible offers' total clicks, m and se the posterior mean payout and its standard
+error and z the standard normal quantile at the same level (Kaufmann, Cappé & Garivier
+2012, on the model of ``posterior``). ``c`` (``ucb_c``) scales the distance from the
+mean: 0 is greedy on the posterior mean, larger explores more; at the default c = 1 the
+distance is ``SCALE`` of Bayes-UCB's, calibrated on the simulator (docs/learning.md):
+the full quantile at level 1 − 1/t kept exploring offers whose optimistic prior had not
+been written off yet, long after the leaders were clear.
+
+As in Bayes-UCB, whose quantile level is below ½ for t < 2, an offer never shown is shown
+first: the index of an untried offer is its prior's, the same for every one of them.
+
+Delayed feedback: pending clicks narrow the quantile as if they had resolved at the
+offer's current mean rate (their information is in flight); the mean itself is learned
+from resolved clicks only. Without that, a deterministic index sends every click to the
+same offer until its first feedback arrives.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import special
 
 from .arms import ArmStats
-from .payout import mean_payout, prior_payout
+from .posterior import posterior
 
-WIDTH = 0.5
-"""z² per unit of c² ln N (see the module docstring)."""
+SCALE = 0.3
+"""Share of Bayes-UCB's distance from the mean at ``ucb_c`` = 1."""
 
 
 def ucb_scores(stats: ArmStats, c: float) -> np.ndarray:
-    """Upper bounds on rpc per offer; +inf for offers never shown."""
-    clicks = stats.clicks
-    z2 = WIDTH * c * c * np.log(max(clicks.sum(), 2.0))
-    rate = _conversion_rate(stats)
-    q = z2 / np.maximum(clicks, 1.0)  # z²/n; offers without clicks are overwritten below
-    # Wilson: (p + z²/2n + sqrt(z²p(1-p)/n + z⁴/4n²)) / (1 + z²/n), which never exceeds 1
-    upper = (rate + 0.5 * q + np.sqrt(q * (rate * (1.0 - rate) + 0.25 * q))) / (1.0 + q)
-    scores = mean_payout(stats, prior_payout(stats)) * upper
-    scores[clicks == 0] = np.inf
+    """The index of each offer."""
+    post = posterior(stats).in_flight()
+    rate = post.rate
+    c *= SCALE
+    if c == 0:
+        return rate * post.payout
+    level = 1.0 - 1.0 / max(float(stats.clicks.sum()), 2.0)
+    upper = special.betaincinv(post.alpha, post.beta, level)
+    z = float(special.ndtri(level))
+    scores = (rate + c * (upper - rate)) * (post.payout + c * z * post.payout_se)
+    scores[stats.clicks == 0] = np.inf
     return scores
-
-
-def _conversion_rate(stats: ArmStats) -> np.ndarray:
-    """Observed rate of resolved clicks; offers with none resolved yet get the pooled rate."""
-    resolved = stats.resolved
-    total_resolved = resolved.sum()
-    pooled = stats.conversions.sum() / total_resolved if total_resolved > 0 else 0.0
-    rate = np.divide(stats.conversions, resolved, out=np.full(len(resolved), pooled), where=resolved > 0)
-    return np.minimum(rate, 1.0, out=rate)  # a store never counts more conversions than clicks; guard anyway

@@ -39,7 +39,7 @@ SERVICE_POLICIES: dict[str, tuple[PolicyParams, bool]] = {
 }
 """Service samplers by name: their parameters and whether the click's source is passed on."""
 
-BASELINES: dict[str, Callable[[int, np.random.Generator], SimPolicy]] = {
+SIMPLE_BASELINES: dict[str, Callable[[int, np.random.Generator], SimPolicy]] = {
     "random": RandomChoice,
     "epsilon-greedy": EpsilonGreedy,
     "ucb1": UCB1,
@@ -47,6 +47,16 @@ BASELINES: dict[str, Callable[[int, np.random.Generator], SimPolicy]] = {
     "seed-thompson": SeedThompson,
 }
 """Simulator-only baselines by name, built from (number of offers, generator)."""
+
+MODEL_BASELINES: dict[str, tuple[PolicyParams, bool]] = {
+    "eb-greedy": (PolicyParams(Sampler.ucb, ucb_c=0.0), True),
+}
+"""Simulator-only baselines on the service's own model: ``eb-greedy`` chooses the highest
+posterior mean (the hierarchical empirical-Bayes model, optimistic prior, observed
+payouts), exploring only through that prior. It shows what the samplers' exploration is
+worth on top of the model."""
+
+BASELINES = (*SIMPLE_BASELINES, *MODEL_BASELINES)
 
 DEFAULT_POLICIES = (*SERVICE_POLICIES, *BASELINES)
 ORACLE = "oracle"
@@ -122,8 +132,11 @@ def make_policy(
     if name in SERVICE_POLICIES:
         params, pass_source = SERVICE_POLICIES[name]
         return backend.service_policy(params, pass_source, rng, clock)
-    if name in BASELINES:
-        return BASELINES[name](offers, rng)
+    if name in MODEL_BASELINES:
+        params, pass_source = MODEL_BASELINES[name]
+        return backend.service_policy(params, pass_source, rng, clock)
+    if name in SIMPLE_BASELINES:
+        return SIMPLE_BASELINES[name](offers, rng)
     if name == ORACLE:
         return Oracle(stream)
     raise ValueError(f"unknown policy {name!r}; choose from {', '.join(ALL_POLICIES)}")

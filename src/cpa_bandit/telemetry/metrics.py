@@ -101,6 +101,11 @@ class Metrics:
             "cpa_bandit_store_duration_seconds", "Time of store calls, by operation (failed calls included).",
             ("operation",), buckets=STORE_BUCKETS, registry=own,
         )  # fmt: skip
+        self.evidence_restarts = Counter(
+            "cpa_bandit_evidence_restarts",
+            "Offers whose conversion rate changed: the change test restarted their learning evidence.",
+            ("offer",), registry=own,
+        )  # fmt: skip
         self.store_errors = Counter(
             "cpa_bandit_store_errors", "Store calls that failed, by operation and exception class.",
             ("operation", "error"), registry=own,
@@ -131,6 +136,10 @@ class Metrics:
         series.inc()
         if not decision.recorded:
             self.degraded_decisions.inc()
+
+    def restarted(self, offer_ids: list[int]) -> None:
+        for offer_id in offer_ids:
+            self.evidence_restarts.labels(str(offer_id)).inc()
 
     def feedback(self, outcome: Outcome) -> None:
         """A click newly resolved by ``/feedback/``: a conversion when its reward is positive."""
@@ -182,12 +191,23 @@ class StoreCollector:
     def collect(self) -> Iterator[Metric]:
         try:
             offer_ids = self._store.known_offer_ids()
-            rows = self._store.read_offers(offer_ids).pooled if offer_ids else np.zeros((0, len(COUNTER_COLUMNS)))
+            offers = self._store.read_offers(offer_ids) if offer_ids else None
             postbacks = self._store.postback_counts()
         except StoreUnavailable as exc:
             log.warning("metrics from the store left out of this scrape: %s", exc.detail)
             return
+        rows = offers.pooled if offers is not None else np.zeros((0, len(COUNTER_COLUMNS)), dtype=np.int64)
         column = dict(zip(COUNTER_COLUMNS, rows.sum(axis=0, dtype=np.int64)))
+        since = GaugeMetricFamily(
+            "cpa_bandit_evidence_since_seconds",
+            "Unix time from which each restarted offer's learning evidence counts (store-wide; offers never"
+            " restarted are left out).",
+            labels=("offer",),
+        )
+        for offer_id, start in zip(offer_ids, offers.since.tolist() if offers is not None else ()):
+            if start > 0:
+                since.add_metric((str(offer_id),), start)
+        yield since
         yield GaugeMetricFamily(
             "cpa_bandit_pending_clicks",
             "Clicks awaiting feedback within their attribution window, all offers (store-wide).",
