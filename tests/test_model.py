@@ -232,3 +232,26 @@ def test_a_stationary_offer_rarely_restarts() -> None:
         fired_naive += any(s > np.log(1 / 0.01) for s in statistics)
     assert fired <= 10
     assert fired_naive >= 3 * max(fired, 5)
+
+
+def test_ucb_over_many_offers_leads_with_the_exact_index() -> None:
+    """Over 1,000 offers the exact quantile is computed only where a bound says an offer
+    could lead: the leader and its index are those of the quantile over every offer, and
+    no pruned offer's score reaches it."""
+    rng = np.random.default_rng(9)
+    k = 1_000
+    resolved = rng.integers(50, 5_000, k).astype(np.float64)
+    conversions = rng.binomial(resolved.astype(int), rng.uniform(0.001, 0.1, k)).astype(np.float64)
+    payout = rng.lognormal(2.0, 1.2, k)
+    stats = arms(resolved + 20, resolved, conversions, conversions * payout, reward_sq=conversions * payout**2)
+    scores = ucb_scores(stats, 1.0)
+    post = posterior(stats).in_flight()
+    level = 1 - 1 / stats.clicks.sum()
+    c = SCALE
+    full = (post.rate + c * (special.betaincinv(post.alpha, post.beta, level) - post.rate)) * (
+        post.payout + c * special.ndtri(level) * post.payout_se
+    )
+    assert np.argmax(scores) == np.argmax(full) and scores.max() == pytest.approx(full.max())
+    computed = np.isclose(scores, full)
+    assert np.all(scores[~computed] > full[~computed])  # a bound, above the offer's own index
+    assert np.all(scores[~computed] < full.max()) and computed.sum() < k / 2

@@ -141,6 +141,13 @@ def simulate(
             show_default=False,
         ),
     ] = None,
+    change_detection: Annotated[
+        bool,
+        typer.Option(
+            "--change-detection/--no-change-detection",
+            help="In process: run the service's samplers with the change test (off: what it costs a quiet world).",
+        ),
+    ] = True,
 ) -> None:
     """Compare the service's samplers with baselines on simulated CPA traffic.
 
@@ -163,7 +170,7 @@ def simulate(
             scenario, policy, seeds, base, RunOptions(seconds_per_click), store, http,
             Path(jsonl) if jsonl else None, Path(plots) if plots else None,
             clicks_given=clicks is not None, reference=reference,
-            paired_with=Path(paired_with) if paired_with else None,
+            paired_with=Path(paired_with) if paired_with else None, change_detection=change_detection,
         )  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -267,6 +267,7 @@ def test_sqlite_store_runs_the_same_decisions(tmp_path: Path) -> None:
         (["--http", "http://127.0.0.1:8000", "--policy", "seed-ucb"], "seed-ucb run(s) in the simulator only"),
         (["--http", "http://127.0.0.1:8000", "--store", "sqlite"], "in process only"),
         (["--policy", "ucb", "--reference", "thompson"], "--reference thompson is not among the policies run: ucb"),
+        (["--http", "http://127.0.0.1:8000", "--no-change-detection"], "--no-change-detection applies in process only"),
     ],
 )
 def test_refusals(args: list[str], message: str) -> None:

@@ -106,14 +106,15 @@ def fit_payout(stats: ArmStats) -> tuple[float, float, float]:
     converted = stats.conversions > 0
     k = stats.conversions[converted]
     observed = stats.reward[converted] / k
-    known = observed
+    count, total, squares = len(observed), float(observed.sum()), float(observed @ observed)
     if stats.declared_payout is not None:
         declared = stats.declared_payout[~converted]
-        known = np.concatenate([observed, declared[~np.isnan(declared)]])
-    if len(known) == 0:
+        declared = declared[~np.isnan(declared)]
+        count, total, squares = count + len(declared), total + float(declared.sum()), squares + float(declared @ declared)
+    if count == 0:
         return NEUTRAL_PAYOUT, NEUTRAL_PAYOUT**2, PAYOUT_CV2_PRIOR
-    mean = float(known.mean())
-    var = float(known.var(ddof=1)) if len(known) > 1 else mean * mean
+    mean = total / count
+    var = (squares - count * mean * mean) / (count - 1) if count > 1 else mean * mean
     var = max(var, (0.05 * mean) ** 2, 1e-12)  # never certain that every offer pays alike
     return mean, var, _within_cv2(stats, converted, k, observed)
 

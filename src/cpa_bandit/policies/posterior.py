@@ -31,6 +31,10 @@ import numpy as np
 from .arms import ArmStats
 from .population import PAYOUT_CV2_DOF, Population, fit_population
 
+MIN_STRENGTH = 1e-12
+"""Least α + β of a source's prior: moments of a vanishing prior (a client's a = b = 5e-324)
+would give 0, and a rate of 0/0."""
+
 SPREAD_FLOOR = 1e-9
 """Least squared cv of one offer's payouts, so that fixed payouts divide by no zero."""
 
@@ -86,7 +90,7 @@ def posterior(stats: ArmStats, fixed_prior: tuple[float, float] | None = None) -
     binomial = mean * (1.0 - mean)
     offer_var = binomial / (a + b + 1.0)
     source_var = offer_var + (binomial - offer_var) / (source.weight + 1.0)
-    strength = binomial / source_var - 1.0
+    strength = np.maximum(binomial / source_var - 1.0, MIN_STRENGTH)
     alpha = strength * mean + source.conversions
     beta = strength * (1.0 - mean) + np.maximum(source.resolved - source.conversions, 0.0)
     return Posterior(alpha, beta, payout, payout_se, np.maximum(source.clicks - source.resolved, 0.0))

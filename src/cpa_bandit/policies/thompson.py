@@ -40,7 +40,8 @@ def thompson_scores(
     independent decisions on the same evidence)."""
     post = thompson_posterior(stats, prior)
     size = None if draws is None else (draws, len(stats))
-    return np.maximum(rng.beta(post.alpha, post.beta, size=size), post.rate) * post.payout
+    # fmax: a prior as thin as a client may send (a = b = 5e-324) draws NaN; the mean stands
+    return np.fmax(rng.beta(post.alpha, post.beta, size=size), post.rate) * post.payout
 
 
 POSTERIOR_SAMPLES = 2_000_000

@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from ..service import Learning
 from .contenders import ALL_POLICIES, BASELINES, DEFAULT_POLICIES, ORACLE, SERVICE_POLICIES, Backend, InProcess
 from .http_client import HttpBackend, Target
 from .jsonl import EarlierRun, json_lines, read_earlier
@@ -39,6 +40,8 @@ class Plan:
     """The policy the paired table subtracts; None: each scenario's best baseline."""
     earlier: EarlierRun | None = None
     """An earlier run's lines to pair this one with."""
+    change_detection: bool = True
+    """In process: whether the service's samplers run with the change test."""
 
     @property
     def scenarios(self) -> list[str]:
@@ -60,6 +63,7 @@ class Plan:
         clicks_given: bool = True,
         reference: str | None = None,
         paired_with: Path | None = None,
+        change_detection: bool = True,
     ) -> Plan:
         """Raises ``ValueError`` with a message for the user on anything it cannot run.
 
@@ -78,6 +82,10 @@ class Plan:
             target = Target.parse(http)
             if store != "memory":
                 raise ValueError("--store applies in process only; over --http the server has its own store")
+            if not change_detection:
+                raise ValueError(
+                    "--no-change-detection applies in process only; a server has its own CPA_BANDIT_CHANGE_DETECTION"
+                )
             if sim_only := [p for p in policies or () if p in BASELINES or p == ORACLE]:
                 raise ValueError(
                     f"{', '.join(sim_only)} run(s) in the simulator only; leave out --http to compare them"
@@ -96,6 +104,7 @@ class Plan:
             plots=plots,
             reference=reference,
             earlier=read_earlier(paired_with, worlds, policies, range(seeds)) if paired_with else None,
+            change_detection=change_detection,
         )
 
     def run_info(self) -> dict:
@@ -103,7 +112,7 @@ class Plan:
         where = (
             {"mode": "http", "http": f"{self.http.host}:{self.http.port}"}
             if self.http
-            else {"mode": "in-process", "store": self.store}
+            else {"mode": "in-process", "store": self.store, "change_detection": self.change_detection}
         )
         return {
             **where,
@@ -127,7 +136,7 @@ def run(plan: Plan, console: Console) -> list[SeedRun]:
                 if plan.store == "sqlite"
                 else None
             )
-            backend = InProcess(plan.store, directory)
+            backend = InProcess(plan.store, directory, Learning(change_detection=plan.change_detection))
         out = stack.enter_context(open(plan.jsonl, "w", encoding="utf-8")) if plan.jsonl else None
         progress = stack.enter_context(
             Progress(

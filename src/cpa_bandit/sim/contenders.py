@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from ..policies import PolicyParams, Sampler
-from ..service import BanditService, Clock
+from ..service import BanditService, Clock, Learning
 from ..store import open_store
 from .baselines import UCB1, EpsilonGreedy, Oracle, RandomChoice, SeedThompson, SeedUCB
 from .stream import ClickStream
@@ -97,13 +97,14 @@ class InProcess:
     """Builds in-process contenders; service ones get a fresh store each run (memory, or a
     new SQLite file under ``directory``), so that every run learns from scratch."""
 
-    def __init__(self, store: str = "memory", directory: Path | None = None) -> None:
+    def __init__(self, store: str = "memory", directory: Path | None = None, learning: Learning = Learning()) -> None:
         if store not in ("memory", "sqlite"):
             raise ValueError(f"store must be memory or sqlite, got {store!r}")
         if store == "sqlite" and directory is None:
             raise ValueError("a SQLite store needs a directory for its files")
         self.store = store
         self.directory = directory
+        self.learning = learning
         self._files = 0
 
     def service_policy(
@@ -114,7 +115,7 @@ class InProcess:
         else:
             self._files += 1
             url = f"sqlite:///{Path(self.directory).resolve() / f'run-{self._files}.db'}"
-        return ServicePolicy(BanditService(open_store(url), rng, clock), params, pass_source)
+        return ServicePolicy(BanditService(open_store(url), rng, clock, self.learning), params, pass_source)
 
 
 class Backend(Protocol):

@@ -17,7 +17,7 @@ from .runner import SeedRun
 from .summary import judged_efficiency
 from .world import WorldConfig
 
-RUN_INFO_KEYS = frozenset({"mode", "http", "store", "seconds_per_click", "maintain_every"})
+RUN_INFO_KEYS = frozenset({"mode", "http", "store", "seconds_per_click", "maintain_every", "change_detection"})
 """Keys a line's config has beside the world's (``command.Plan.run_info``): how a run was
 made, not which streams it replayed, so pairing ignores them."""
 
