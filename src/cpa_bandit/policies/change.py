@@ -25,7 +25,7 @@ import math
 import numpy as np
 from scipy import special
 
-DELTA = 0.01
+DELTA = 0.1
 """Bound on the probability that a stationary offer's evidence is ever restarted."""
 MIN_CLICKS = 30.0
 """Fewest resolved clicks on each side of a split."""
