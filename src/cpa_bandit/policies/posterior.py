@@ -32,8 +32,8 @@ from .arms import ArmStats
 from .population import PAYOUT_CV2_DOF, Population, fit_population
 
 MIN_STRENGTH = 1e-12
-"""Least α + β of a source's prior: moments of a vanishing prior (a client's a = b = 5e-324)
-would give 0, and a rate of 0/0."""
+"""Least α + β of a source's prior, and the least distance of its mean from 0 and 1: the
+moments of a client's extreme prior (a = 5e-324) would give 0, or 0/0, and a rate of NaN."""
 
 SPREAD_FLOOR = 1e-9
 """Least squared cv of one offer's payouts, so that fixed payouts divide by no zero."""
@@ -86,7 +86,7 @@ def posterior(stats: ArmStats, fixed_prior: tuple[float, float] | None = None) -
     other_n = np.maximum(stats.resolved - source.resolved, 0.0)
     other_k = np.minimum(np.maximum(stats.conversions - source.conversions, 0.0), other_n)
     a, b = a0 + other_k, b0 + other_n - other_k
-    mean = a / (a + b)
+    mean = np.clip(a / (a + b), MIN_STRENGTH, 1.0 - MIN_STRENGTH)  # never exactly 0 or 1: a Beta needs both > 0
     binomial = mean * (1.0 - mean)
     offer_var = binomial / (a + b + 1.0)
     source_var = offer_var + (binomial - offer_var) / (source.weight + 1.0)
