@@ -158,15 +158,24 @@ def _propensity(decision: Decision) -> float:
 
 def _evidence(offer_ids: list[int], arms: ArmStats) -> Evidence:
     """The statistics a decision was made on, in the log's compact form: counts as
-    integers, money rounded to 6 decimals. One array conversion for the counts: this runs
-    on every decision."""
+    integers, money rounded to 6 decimals. One array conversion for the counts and one for
+    the money: this runs on every decision."""
     source = arms.source
-    counts = [arms.clicks, arms.resolved, arms.conversions]
+    counts, money = [arms.clicks, arms.resolved, arms.conversions], [arms.reward]
     if source is not None:
         counts += [source.clicks, source.resolved, source.conversions]
+        money.append(source.reward)
     counts = np.vstack(counts).astype(np.int64).tolist()
-    money = [arms.reward] + ([source.reward] if source is not None else [])
     money = np.round(np.vstack(money), 6).tolist()
+    by_source = {}
+    if source is not None:
+        by_source = {
+            "source_clicks": tuple(counts[3]),
+            "source_resolved": tuple(counts[4]),
+            "source_conversions": tuple(counts[5]),
+            "source_reward": tuple(money[1]),
+            "source_weight": source.weight,
+        }
     declared = arms.declared_payout
     return Evidence(
         offers=tuple(offer_ids),
@@ -176,12 +185,8 @@ def _evidence(offer_ids: list[int], arms: ArmStats) -> Evidence:
         reward=tuple(money[0]),
         payout=(None,) * len(arms) if declared is None else tuple(p if p == p else None for p in declared.tolist()),
         reward_sq=() if arms.reward_sq is None else tuple(np.round(arms.reward_sq, 6).tolist()),
-        source_clicks=tuple(counts[3]) if source is not None else (),
-        source_resolved=tuple(counts[4]) if source is not None else (),
-        source_conversions=tuple(counts[5]) if source is not None else (),
-        source_reward=tuple(money[1]) if source is not None else (),
-        source_weight=None if source is None else source.weight,
         model=MODEL_VERSION,
+        **by_source,
     )
 
 

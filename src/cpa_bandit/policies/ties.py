@@ -11,9 +11,5 @@ def argmax_random(scores: np.ndarray, rng: np.random.Generator) -> tuple[int, in
     A fixed tie-break (the first offer listed) would hand every tie to whichever offer a
     client happens to list first.
     """
-    best = scores.max()
-    if best != best:  # NaN: an extreme prior's draw; such an offer cannot lead
-        scores = np.where(np.isnan(scores), -np.inf, scores)
-        best = scores.max()
-    leaders = np.flatnonzero(scores == best)
+    leaders = np.flatnonzero(scores == scores.max())
     return int(leaders[0] if len(leaders) == 1 else rng.choice(leaders)), len(leaders)

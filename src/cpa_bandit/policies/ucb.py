@@ -58,13 +58,11 @@ def ucb_scores(stats: ArmStats, c: float) -> np.ndarray:
     bound = np.minimum(rate + np.sqrt(np.log(t) / (2.0 * (post.alpha + post.beta + 1.0))), 1.0)
     scores = (rate + c * (bound - rate)) * payout
     scores[stats.clicks == 0] = np.inf
-    if len(scores) <= EXACT_FIRST:
-        exact = np.flatnonzero(stats.clicks > 0)
-    else:
+    exact = np.arange(len(scores))
+    if len(scores) > EXACT_FIRST:
         first = np.argpartition(-scores, EXACT_FIRST)[:EXACT_FIRST]
         _exact_index(scores, first, post, payout, c, level)
-        exact = np.flatnonzero(scores >= scores[first].max())
-        exact = exact[np.isin(exact, first, invert=True) & (stats.clicks[exact] > 0)]
+        exact = np.flatnonzero(scores >= scores[first].max())  # the leader of ``first`` again: one more quantile
     _exact_index(scores, exact, post, payout, c, level)
     return scores
 

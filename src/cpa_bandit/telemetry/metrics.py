@@ -25,7 +25,7 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from ..conversions import PostbackResult, Status
 from ..domain import Decision, Outcome, StoreUnavailable
 from ..money import from_micros
-from ..store.base import COUNTER_COLUMNS, Store
+from ..store.base import COUNTER_COLUMNS, OfferRows, Store
 from .multiprocess import MULTIPROC_ENV
 
 log = logging.getLogger(__name__)
@@ -191,20 +191,19 @@ class StoreCollector:
     def collect(self) -> Iterator[Metric]:
         try:
             offer_ids = self._store.known_offer_ids()
-            offers = self._store.read_offers(offer_ids) if offer_ids else None
+            offers = self._store.read_offers(offer_ids) if offer_ids else OfferRows.unseen(0)
             postbacks = self._store.postback_counts()
         except StoreUnavailable as exc:
             log.warning("metrics from the store left out of this scrape: %s", exc.detail)
             return
-        rows = offers.pooled if offers is not None else np.zeros((0, len(COUNTER_COLUMNS)), dtype=np.int64)
-        column = dict(zip(COUNTER_COLUMNS, rows.sum(axis=0, dtype=np.int64)))
+        column = dict(zip(COUNTER_COLUMNS, offers.pooled.sum(axis=0, dtype=np.int64)))
         since = GaugeMetricFamily(
             "cpa_bandit_evidence_since_seconds",
             "Unix time from which each restarted offer's learning evidence counts (store-wide; offers never"
             " restarted are left out).",
             labels=("offer",),
         )
-        for offer_id, start in zip(offer_ids, offers.since.tolist() if offers is not None else ()):
+        for offer_id, start in zip(offer_ids, offers.since.tolist()):
             if start > 0:
                 since.add_metric((str(offer_id),), start)
         yield since
