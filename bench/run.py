@@ -1,13 +1,21 @@
 #!/usr/bin/env python3
-"""HTTP benchmark of cpa-bandit's hot routes against empty baselines, measured in one run.
+"""HTTP benchmark of cpa-bandit's hot routes against the seed's app and empty baselines,
+measured in one run.
 
 Absolute req/s depend on the machine and on whatever else runs on it, so every figure is
-also reported as a ratio to an empty FastAPI route (``async def`` and plain ``def``) served
-by the same uvicorn settings in the same run; see bench/baselines.py. Load is closed-loop
-wrk (``-c16 -t2 --latency``) on loopback, each measured run preceded by a short warm-up.
+also reported as a ratio to baselines served by the same uvicorn settings in the same run,
+before and after the real servers (bench/baselines.py): the seed's app re-created (FastAPI
+``def`` route, counters in global dicts, no durability), an empty FastAPI route (``def``
+and ``async def``) with /sample/'s parameters, and a raw ASGI app answering a constant.
+Load is closed-loop wrk (``-c16 -t2 --latency``) on loopback, each measured run preceded
+by a short warm-up. Under the table, the targets of issue 13 are checked on the figures.
 
 * ``GET /sample/`` with 20, 200 and 1,000 eligible offers, every request with a click id
-  never used before (bench/sample.lua), since a repeated id is a cheap idempotent replay;
+  never used before (bench/sample.lua), since a repeated id is a cheap idempotent replay,
+  on the service's defaults: decision log, metrics and access log on, the server logging
+  at level info into a file, as it would in production (the access lines are counted);
+* ``GET /sample/`` with 20 offers on a second SQLite server with the decision log and the
+  access log off (``CPA_BANDIT_DECISION_LOG_DAYS=0``, ``CPA_BANDIT_ACCESS_LOG=false``);
 * ``GET /sample/`` with 20 offers on the Redis store, one replica, then two replicas
   sharing one Redis, each driven by its own wrk with half the connections at the same time;
 * ``PUT /feedback/`` resolving, once each, clicks that those /sample/ runs created
@@ -17,13 +25,15 @@ wrk (``-c16 -t2 --latency``) on loopback, each measured run preceded by a short 
 
 The real server is ``cpa-bandit serve --workers 1`` on a SQLite file in a temporary
 directory, or on one redis-server (loopback, nothing persisted) started for the run with a
-fresh key prefix per Redis scenario. Results go to bench/RESULTS.md (keeping the soak
-section that bench/soak.py writes there) and stdout; a run (warm-up included) with any
-non-2xx response or socket error is flagged there and makes the exit status 1, and so
-does a store whose click count shows that click ids were reused, that requests were lost,
-or that answered decisions were not recorded.
+fresh key prefix per Redis scenario. Results go to bench/RESULTS.md, or ``--output``
+(keeping the soak section that bench/soak.py writes there), and stdout; a run (warm-up
+included) with any non-2xx response or socket error is flagged there and makes the exit
+status 1, and so does a store whose click count shows that click ids were reused, that
+requests were lost, or that answered decisions were not recorded, and a server whose log
+shows the access log not as configured.
 
     make bench                      # or: .venv/bin/python bench/run.py --duration 10
+    .venv/bin/python bench/run.py --duration 2 --warmup 1 --output /tmp/bench.md   # a quick check
 """
 
 from __future__ import annotations
@@ -60,10 +70,15 @@ from redis_server import redis_server
 BENCH = Path(__file__).resolve().parent
 OFFER_COUNTS = (20, 200, 1000)
 CONVERSION_EVERY = 20  # every 20th feedback reports a conversion, the rest reward=0
-UVICORN_FLAGS = ["--workers", "1", "--no-access-log", "--log-level", "warning"]
+UVICORN_FLAGS = ["--workers", "1", "--no-access-log", "--log-level", "warning"]  # the baselines'
+SERVE_LOG_LEVEL = "info"  # the service's default, at which its access log is written
 START_TIMEOUT_S = 30.0
 CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 REDIS_REPLICAS = (1, 2)  # /sample/ on the Redis store, with OFFER_COUNTS[0] offers
+LOGS_OFF = {"CPA_BANDIT_DECISION_LOG_DAYS": "0", "CPA_BANDIT_ACCESS_LOG": "false"}
+"""Settings of the second SQLite server; every other real server runs on the defaults."""
+ACCESS_LINE = re.compile(rb'"logger":\s*"cpa_bandit\.access"')
+"""How a line of the service's access log shows in its server's log file."""
 
 ClickPool = list[tuple[str, int, int]]  # (click id prefix, first, last): ids prefix+first..prefix+last exist
 
@@ -113,6 +128,8 @@ class Row:
     """Which empty route this row measured (``async_app``, ``sync_app``…), None for ours."""
     cpu: dict[str, float] = field(default_factory=dict)
     """Cores used by the watched processes and wrk in the measured run (CPU s / wall s)."""
+    access_lines: int | None = None
+    """Access log lines its server(s) wrote during the measured run; None for a baseline."""
 
     def watched(self, cpu: dict[str, float]) -> Row:
         """This row with the CPU use of its measured run, also as a footnote."""
@@ -122,6 +139,17 @@ class Row:
         self.notes.append(f"CPU used in the measured run, in cores: {used}; total {total:.2f} of {CPUS}")
         return self
 
+    def logged(self, lines: int | None) -> Row:
+        """This row with the access log lines of its measured run (None: not counted), also
+        as a footnote."""
+        if lines is not None:
+            self.access_lines = lines
+            self.notes.append(
+                f"access log: {lines:,} lines in the server's log file during the measured run"
+                f" ({self.result.requests:,} requests completed)"
+            )
+        return self
+
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -129,7 +157,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up before each run (default 3)")
     parser.add_argument("--connections", type=int, default=16, help="wrk -c (default 16)")
     parser.add_argument("--threads", type=int, default=2, help="wrk -t (default 2)")
-    parser.add_argument("--output", type=Path, default=BENCH / "RESULTS.md", help="markdown report path")
+    parser.add_argument(
+        "--output", type=Path, default=BENCH / "RESULTS.md", help="markdown report path (default bench/RESULTS.md)"
+    )
     args = parser.parse_args(argv)
     if args.duration < 1 or args.warmup < 1 or args.threads < 1 or args.connections < args.threads:
         parser.error("need duration >= 1, warmup >= 1, threads >= 1 and connections >= threads")
@@ -166,8 +196,8 @@ def server(
     are the only ones set (e.g. CPA_BANDIT_REDIS_PREFIX)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("CPA_BANDIT_")}
     env.update(settings or {})
-    log_path = workdir / f"{name}.log"
-    with log_path.open("wb") as log:
+    log_path = log_file(workdir, name)
+    with log_path.open("ab") as log:  # appending, so that Bench can empty it while it is written
         proc = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -184,6 +214,11 @@ def server(
         yield proc.pid
     finally:
         stop(proc)
+
+
+def log_file(workdir: Path, name: str) -> Path:
+    """Where ``server(name, …)`` sends the server's stdout and stderr."""
+    return workdir / f"{name}.log"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -231,6 +266,8 @@ class Bench:
         self.args = args
         self.primes = 0  # priming runs so far, for unique click id prefixes
         self.cpu: dict[str, float] = {}  # cores used in the last run that watched processes
+        self.logs: dict[int, Path] = {}  # port -> log file of a cpa-bandit server running there
+        self.logged: int | None = None  # access log lines in those files during the last run
         # port -> [/sample/ requests answered 2xx, requests sent]: the clicks each server must
         # have recorded lie in between, unless click ids were reused (see check_clicks)
         self.sampled: dict[int, list[int]] = {}
@@ -251,9 +288,14 @@ class Bench:
     ) -> list[WrkResult]:
         """One wrk process per (port, script arguments), all started at once; by default
         with this invocation's -c and -t each. With ``watch`` (name -> pid), ``self.cpu``
-        becomes the cores that those processes and wrk used during the runs."""
+        becomes the cores that those processes and wrk used during the runs. The log files
+        of the targeted cpa-bandit servers are emptied first, and ``self.logged`` becomes the
+        access log lines they got during the runs (None when no target has one)."""
         options = [f"-c{connections or self.args.connections}", f"-t{threads or self.args.threads}"]
         procs: list[subprocess.Popen[str]] = []
+        logs = [self.logs[port] for port, _ in targets if port in self.logs]
+        for log in logs:
+            os.truncate(log, 0)
         watched = {name: cpu_seconds(pid) for name, pid in (watch or {}).items()}
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.monotonic()
@@ -275,6 +317,7 @@ class Bench:
             shares = {name: (cpu_seconds(watch[name]) - before) / wall for name, before in watched.items()}
             shares["wrk" if len(targets) == 1 else f"{len(targets)} wrk"] = wrk_cpu / wall
             self.cpu = shares
+        self.logged = sum(len(ACCESS_LINE.findall(log.read_bytes())) for log in logs) if logs else None
         results = []
         for (port, _), proc, (stdout, stderr) in zip(targets, procs, outputs):
             if proc.returncode != 0:
@@ -285,6 +328,20 @@ class Bench:
                 self.count_sampled(port, result.requests - result.non_2xx, sent)  # -1: see pool()
             results.append(result)
         return results
+
+    @contextlib.contextmanager
+    def serving(
+        self, name: str, command: list[str], port: int, workdir: Path, settings: dict[str, str] | None = None
+    ) -> Iterator[int]:
+        """``server()`` for a cpa-bandit server: its /sample/ requests and its log file's
+        access lines are counted from a clean slate while it runs."""
+        self.sampled[port] = [0, 0]  # a baseline may have had this port
+        with server(name, command, port, "/healthz", workdir, settings) as pid:
+            self.logs[port] = log_file(workdir, name)
+            try:
+                yield pid
+            finally:
+                del self.logs[port]
 
     def count_sampled(self, port: int, answered: int, sent: int) -> None:
         counts = self.sampled.setdefault(port, [0, 0])
@@ -305,7 +362,7 @@ class Bench:
         the row notes the CPU use of those processes and of wrk in the measured run."""
         warm = self.run(port, script, warm_args, self.args.warmup)
         row = Row(scenario, self.run(port, script, main_args, self.args.duration, watch), warm.problems())
-        return (row.watched(self.cpu) if watch else row), warm
+        return (row.watched(self.cpu) if watch else row).logged(self.logged), warm
 
     def sample(
         self, scenario: str, port: int, tag: str, offers: int, watch: Mapping[str, int] | None = None
@@ -330,6 +387,7 @@ class Bench:
         targets = [(port, [f"{tag}r{i}", offer_ids]) for i, port in enumerate(ports, 1)]
         results = self.run_together(targets, "sample.lua", self.args.duration, each_c, each_t, watch)
         row = Row(scenario, WrkResult.combined(results), WrkResult.combined(warm).problems()).watched(self.cpu)
+        row.logged(self.logged)
         if len(ports) > 1:
             each = "; ".join(
                 f"replica {i}: {r.rps:,.0f} req/s, p50 {r.p50_ms:.2f} ms, p99 {r.p99_ms:.2f} ms"
@@ -401,7 +459,8 @@ class Bench:
         main_need = math.ceil(warm.rps * self.args.duration * 1.25)
         main_pool, more = self.topped_up(port, main_pool, main_need, prime_rps)
         result = self.run(port, "feedback.lua", self.feedback_args(main_pool), self.args.duration)
-        return Row(scenario, result, warm.problems() + dry_notes(warm), notes + more + dry_notes(result))
+        row = Row(scenario, result, warm.problems() + dry_notes(warm), notes + more + dry_notes(result))
+        return row.logged(self.logged)
 
     def feedback_args(self, pool: ClickPool) -> list[str]:
         entries = (f"{prefix}={first}:{last}" for prefix, first, last in pool)
@@ -465,32 +524,37 @@ Check = tuple[str, bool]  # (sentence for the report, whether it passed)
 
 def serve_command(cli: Path, port: int, store: str) -> list[str]:
     return [str(cli), "serve", "--host", HOST, "--port", str(port), "--store", store,
-            "--workers", "1", "--log-level", "warning"]  # fmt: skip
+            "--workers", "1", "--log-level", SERVE_LOG_LEVEL]  # fmt: skip
+
+
+SAMPLE_20 = f"GET /sample/, {OFFER_COUNTS[0]:,} offers"
+LOGS_OFF_SCENARIO = f"{SAMPLE_20}, decision log and access log off"
+FEEDBACK = "PUT /feedback/"
 
 
 def redis_scenario(replicas: int) -> str:
-    return f"GET /sample/, {OFFER_COUNTS[0]:,} offers, Redis, {replicas} replica{'s' if replicas > 1 else ''}"
+    return f"{SAMPLE_20}, Redis, {replicas} replica{'s' if replicas > 1 else ''}"
 
 
 def run_all(bench: Bench, workdir: Path, redis_url: str) -> tuple[list[Row], list[Check]]:
     """Baselines, then the real servers, then the baselines again: the ratios divide by the
     mean of the two baseline runs, so that a machine that speeds up or slows down during the
-    run does not bias them. The Redis scenarios are measured right after the SQLite /sample/
-    with 20 offers that they are compared with, while that SQLite server idles (its later
-    scenarios go on with its database); apart from it and the run's redis-server, every
-    server is stopped before the next starts. Returns the rows (Redis ones after the SQLite
-    /sample/ ones) and the click-count checks of the stores."""
+    run does not bias them. The logs-off server and the Redis scenarios are measured right
+    after the default SQLite /sample/ with 20 offers that they are compared with, while
+    that server idles (its later scenarios go on with its database); apart from it and the
+    run's redis-server, every server is stopped before the next starts. Returns the rows
+    (the logs-off one after the default 20 offers, Redis ones after the SQLite /sample/
+    ones) and the checks: click counts of the stores, then the access log."""
     rows = measure_baselines(bench, workdir, "before")
 
     cli = Path(sys.executable).parent / "cpa-bandit"
     if not cli.exists():
         raise SystemExit(f"bench: {cli} not found; run `make install` first")
     port = free_port()
-    bench.sampled[port] = [0, 0]  # a baseline may have had this port
     store = f"sqlite:///{workdir / 'bench.db'}"  # absolute path, hence sqlite:////tmp/...
     checks: list[Check] = []
     redis_rows: list[Row] = []
-    with server("cpa-bandit", serve_command(cli, port, store), port, "/healthz", workdir) as pid:
+    with bench.serving("cpa-bandit", serve_command(cli, port, store), port, workdir) as pid:
         pool: ClickPool = []
         for offers in OFFER_COUNTS:
             scenario = f"GET /sample/, {offers:,} offers"
@@ -499,16 +563,47 @@ def run_all(bench: Bench, workdir: Path, redis_url: str) -> tuple[list[Row], lis
             rows.append(row)
             pool += clicks
             if offers == OFFER_COUNTS[0]:
+                row, check = measure_logs_off(bench, workdir, cli)
+                rows.append(row)
+                checks.append(check)
                 for replicas in REDIS_REPLICAS:
                     row, check = measure_redis(bench, workdir, cli, redis_url, replicas)
                     redis_rows.append(row)
                     checks.append(check)
         rows += redis_rows
-        print("measuring PUT /feedback/ ...", file=sys.stderr)
-        first_sample = rows[len(BASELINES)].result.rps
-        rows.append(bench.feedback("PUT /feedback/", port, pool, rows[0].result.rps, first_sample))
+        print(f"measuring {FEEDBACK} ...", file=sys.stderr)
+        ceiling = next(row.result.rps for row in rows if row.baseline == "async_app")
+        first_sample = next(row.result.rps for row in rows if row.scenario == SAMPLE_20)
+        rows.append(bench.feedback(FEEDBACK, port, pool, ceiling, first_sample))
         checks.insert(0, check_clicks(bench, "SQLite", [port], max(OFFER_COUNTS)))
+    checks.append(check_access_log(rows, bench.args.connections))
     return rows + measure_baselines(bench, workdir, "after"), checks
+
+
+def measure_logs_off(bench: Bench, workdir: Path, cli: Path) -> tuple[Row, Check]:
+    """/sample/ with 20 offers on a second SQLite server, fresh file, with ``LOGS_OFF``."""
+    print(f"measuring {LOGS_OFF_SCENARIO} ...", file=sys.stderr)
+    port = free_port()
+    store = f"sqlite:///{workdir / 'bench-logs-off.db'}"
+    with bench.serving("cpa-bandit-logs-off", serve_command(cli, port, store), port, workdir, LOGS_OFF) as pid:
+        row = bench.sample(LOGS_OFF_SCENARIO, port, f"n{OFFER_COUNTS[0]}", OFFER_COUNTS[0], {"server": pid})[0]
+        return row, check_clicks(bench, "SQLite, decision log and access log off", [port], OFFER_COUNTS[0])
+
+
+def check_access_log(rows: list[Row], connections: int) -> Check:
+    """Whether the servers' log files show the access log as configured in the measured runs:
+    a line per completed request on the defaults (a request is logged once answered, so up
+    to ``connections`` per run may still be on their way when it is counted), none with
+    ``LOGS_OFF``."""
+    on = [row for row in rows if row.access_lines is not None and row.scenario != LOGS_OFF_SCENARIO]
+    off = [row for row in rows if row.access_lines is not None and row.scenario == LOGS_OFF_SCENARIO]
+    lines, requests = sum(row.access_lines or 0 for row in on), sum(row.result.requests for row in on)
+    ok = lines >= requests - connections * len(on) and not any(row.access_lines for row in off)
+    text = (
+        f"Access log: {lines:,} lines for {requests:,} requests completed in the measured runs of the servers on the"
+        f" defaults ({len(on)} rows), {sum(row.access_lines or 0 for row in off):,} on the server with it off"
+    )
+    return f"{text}: {'as expected' if ok else '**FLAGGED: the access log is not as configured**'}", ok
 
 
 def redis_pid(url: str) -> int:
@@ -520,8 +615,8 @@ def redis_pid(url: str) -> int:
 
 
 def measure_redis(bench: Bench, workdir: Path, cli: Path, redis_url: str, replicas: int) -> tuple[Row, Check]:
-    """/sample/ with 20 offers on ``replicas`` servers sharing the run's Redis under a key
-    prefix of their own (so each scenario starts from an empty store, as SQLite's first
+    """/sample/ with 20 offers on ``replicas`` servers (defaults) sharing the run's Redis under
+    a key prefix of their own (so each scenario starts from an empty store, as SQLite's first
     does), all driven at once; then the click count of that prefix."""
     scenario = redis_scenario(replicas)
     settings = {"CPA_BANDIT_REDIS_PREFIX": f"bench-r{replicas}"}
@@ -530,11 +625,10 @@ def measure_redis(bench: Bench, workdir: Path, cli: Path, redis_url: str, replic
         ports, watch = [], {}
         for i in range(1, replicas + 1):
             port = free_port()
-            bench.sampled[port] = [0, 0]
             command = serve_command(cli, port, redis_url)
             name = f"replica {i}" if replicas > 1 else "server"
             watch[name] = stack.enter_context(
-                server(f"cpa-bandit-redis{replicas}-{i}", command, port, "/healthz", workdir, settings)
+                bench.serving(f"cpa-bandit-redis{replicas}-{i}", command, port, workdir, settings)
             )
             ports.append(port)
         watch["redis-server"] = redis_pid(redis_url)
@@ -544,10 +638,13 @@ def measure_redis(bench: Bench, workdir: Path, cli: Path, redis_url: str, replic
 
 
 BASELINES = [
-    ("empty FastAPI route, async def", "async_app"),
+    ("the seed's app: FastAPI def route, global dicts, no durability", "seed_app"),
     ("empty FastAPI route, def (thread pool)", "sync_app"),
+    ("empty FastAPI route, async def", "async_app"),
     ("raw ASGI app, constant answer", "raw_app"),
 ]
+RATIOS = [("× seed app", "seed_app"), ("ratio vs empty async", "async_app"), ("ratio vs empty sync", "sync_app")]
+"""The table's ratio columns: header, and the baseline whose mean req/s divides."""
 
 
 def measure_baselines(bench: Bench, workdir: Path, when: str) -> list[Row]:
@@ -587,32 +684,71 @@ def _version(name: str) -> str:
         return "not installed"
 
 
+def baseline_rps(rows: list[Row]) -> dict[str, float]:
+    """Each baseline's mean req/s over its runs (before and after the real servers)."""
+    return {app: statistics.fmean(row.result.rps for row in rows if row.baseline == app) for _, app in BASELINES}
+
+
 def table(rows: list[Row]) -> str:
-    """The markdown table, then one footnote line per scenario note (priming, pool)."""
-    async_rps, sync_rps = (
-        statistics.fmean(row.result.rps for row in rows if row.baseline == app) for app in ("async_app", "sync_app")
-    )
+    """The markdown table, the targets of issue 13, then one footnote line per scenario note
+    (CPU, access log, priming, pool)."""
+    means = baseline_rps(rows)
     lines = [
-        "| scenario | req/s | p50 ms | p99 ms | ratio vs empty async | ratio vs empty sync | errors |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        f"| scenario | req/s | p50 ms | p99 ms | {' | '.join(header for header, _ in RATIOS)} | errors |",
+        f"|---|---:|---:|---:|{'---:|' * len(RATIOS)}---|",
     ]
     for row in rows:
         r = row.result
         errors = [f"**FLAGGED: {'; '.join(r.problems())}**"] if r.problems() else []
         errors += [f"**FLAGGED warm-up: {'; '.join(row.warm_problems)}**"] if row.warm_problems else []
+        ratios = " | ".join(f"{r.rps / means[app]:.2f}" for _, app in RATIOS)
         lines.append(
-            f"| {row.scenario} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} "
-            f"| {r.rps / async_rps:.2f} | {r.rps / sync_rps:.2f} | {' '.join(errors) or 'none'} |"
+            f"| {row.scenario} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {ratios}"
+            f" | {' '.join(errors) or 'none'} |"
         )
     notes = [f"- {row.scenario}: {note}" for row in rows for note in row.notes]
-    return "\n".join(lines + ([""] + notes if notes else []))
+    return "\n".join(lines + [""] + targets(rows) + ([""] + notes if notes else []))
+
+
+def targets(rows: list[Row]) -> list[str]:
+    """Issue 13's targets, each met or missed on this run's figures: ratios to the mean of
+    the empty ``async def`` route's runs, and Redis to the default SQLite server."""
+    by_name = {row.scenario: row.result for row in rows}
+    empty_async = baseline_rps(rows)["async_app"]
+    sample, feedback = by_name[SAMPLE_20], by_name[FEEDBACK]
+    widest = by_name[f"GET /sample/, {max(OFFER_COUNTS):,} offers"]
+    redis_one = by_name[redis_scenario(REDIS_REPLICAS[0])]
+
+    def target(met: bool, what: str, figures: str) -> str:
+        return f"- {'met' if met else '**missed**'}: {what} ({figures})"
+
+    def x(result: WrkResult) -> float:
+        return result.rps / empty_async
+
+    redis_ratio = redis_one.rps / sample.rps
+    return [
+        "Targets of issue 13 (× the mean of the empty `async def` route's runs):",
+        "",
+        target(
+            x(sample) >= 1.0 and sample.p99_ms <= 5.0,
+            f"`/sample/`, {OFFER_COUNTS[0]} offers, defaults: ≥ 1.0× and p99 ≤ 5 ms",
+            f"{x(sample):.2f}×, p99 {sample.p99_ms:.2f} ms",
+        ),
+        target(x(feedback) >= 1.0, "`/feedback/`: ≥ 1.0×", f"{x(feedback):.2f}×"),
+        target(x(widest) >= 0.25, f"`/sample/`, {max(OFFER_COUNTS):,} offers: ≥ 0.25×", f"{x(widest):.2f}×"),
+        target(
+            redis_ratio >= 0.8,
+            f"`/sample/`, {OFFER_COUNTS[0]} offers, Redis, 1 replica: ≥ 0.8× the same on SQLite (defaults)",
+            f"{redis_ratio:.2f}×: {redis_one.rps:,.0f} against {sample.rps:,.0f} req/s",
+        ),
+    ]
 
 
 def redis_comparison(rows: list[Row]) -> str:
     """The Redis rows as ratios to the SQLite single process's /sample/ with 20 offers, and
     what the CPU figures of those rows say about them."""
     by_name = {row.scenario: row for row in rows}
-    sqlite = by_name[f"GET /sample/, {OFFER_COUNTS[0]:,} offers"]
+    sqlite = by_name[SAMPLE_20]
     one, two = (by_name[redis_scenario(n)] for n in REDIS_REPLICAS)
     s_rps, one_rps, two_rps = sqlite.result.rps, one.result.rps, two.result.rps
 
@@ -622,19 +758,18 @@ def redis_comparison(rows: list[Row]) -> str:
     replicas = sum(cores for name, cores in two.cpu.items() if name.startswith("replica"))
     text = (
         f"**Redis against SQLite, same run:** `GET /sample/` with {OFFER_COUNTS[0]} offers on Redis serves"
-        f" **{one_rps / s_rps:.2f}×** the SQLite single process's req/s with 1 replica ({one_rps:,.0f} against"
-        f" {s_rps:,.0f}) and **{two_rps / s_rps:.2f}×** with 2 replicas ({two_rps:,.0f} req/s,"
+        f" **{one_rps / s_rps:.2f}×** the SQLite single process's req/s (both on the defaults) with 1 replica"
+        f" ({one_rps:,.0f} against {s_rps:,.0f}) and **{two_rps / s_rps:.2f}×** with 2 replicas ({two_rps:,.0f} req/s,"
         f" {two_rps / one_rps:.2f}× one replica).\n\n"
         f"CPU per decision (from the footnotes): the SQLite process {ms(sqlite.cpu['server'], s_rps)}, store"
         f" included; one Redis replica {ms(one.cpu['server'], one_rps)} in the replica, plus"
-        f" {ms(one.cpu['redis-server'], one_rps)} in redis-server. The replica's extra is the client side of its"
-        " three round trips to Redis (redis-py), against one read and one write transaction in process for SQLite."
+        f" {ms(one.cpu['redis-server'], one_rps)} in redis-server."
     )
     idle = one.cpu["server"] < 0.9
     if idle:
         text += (
-            f" One replica used only {one.cpu['server']:.2f} of a core: its Redis calls are synchronous and"
-            " block its event loop, so it idles through each round trip."
+            f" One replica used only {one.cpu['server']:.2f} of a core under a load that kept it busy: it was idle"
+            " for part of the run, waiting on Redis."
         )
     text += (
         f" On this {CPUS}-CPU machine the two replicas, redis-server and the two wrk processes all share"
@@ -663,6 +798,8 @@ def report(
         f"{os.path.relpath(sys.executable, BENCH.parent)} bench/run.py --duration {args.duration}"
         f" --warmup {args.warmup} --connections {args.connections} --threads {args.threads}"
     )
+    if args.output.resolve() != (BENCH / "RESULTS.md").resolve():
+        command += f" --output {args.output}"
     return f"""# cpa-bandit HTTP benchmark
 
 Date: {started.strftime("%Y-%m-%d %H:%M UTC")}
@@ -673,41 +810,45 @@ Reproduce: `make bench` (this run: `{command}`).
 
 Closed-loop load: `wrk -c{args.connections} -t{args.threads} -d{args.duration}s --latency` on 127.0.0.1,
 after a {args.warmup}s warm-up, on one uvicorn worker each (uvloop + httptools when installed).
-The real server is `cpa-bandit serve --workers 1` on a fresh SQLite file (WAL); every
-/sample/ request has a fresh click id; every /feedback/ resolves a distinct click sampled
-earlier in this run, with one conversion (reward 12.5) in {CONVERSION_EVERY}. The scenarios share one
-database, which grows as they run. Baselines (bench/baselines.py) answer the /sample/ URL
-with 20 offer ids and fresh click ids; they are measured before and after the real server,
-and the ratios are to the mean of the two runs of each empty route in this same run, which
-is what to compare across machines: wrk shares the CPUs with the server, and other work on
-the machine moves absolute figures (the before/after rows show by how much).
+Every /sample/ request has a fresh click id; every /feedback/ resolves a distinct click
+sampled earlier in this run, with one conversion (reward 12.5) in {CONVERSION_EVERY}.
 
-Two empty routes, because FastAPI serves them very differently: a plain `def` route (the
-seed's style, and the "empty FastAPI route" of the service-core issue's yardstick) pays a
-hop to the thread pool and back on every request; an `async def` route is the cheapest
-route FastAPI can serve. The real /sample/ and /feedback/ are `async` Starlette routes
-(src/cpa_bandit/api/lean.py) that do their SQLite work on the event loop: one read of the
-offers' counters, the policy, and one single-statement write transaction per decision.
+The real server is `cpa-bandit serve --workers 1 --log-level {SERVE_LOG_LEVEL}` on a fresh SQLite file,
+on the service's defaults: decision log, metrics and access log on, its JSON log lines
+(one access line per request) written to a file, as a deployment would keep them; the
+footnotes give the access lines counted during each measured run. Its scenarios share
+one database, which grows as they run. The row "decision log and access log off" is a
+second server, fresh SQLite file, with `{" ".join(f"{key}={value}" for key, value in LOGS_OFF.items())}` and
+nothing else changed, measured right after the default server's 20 offers.
 
-The Redis rows serve the same /sample/ (20 offers, fresh click ids) with `cpa-bandit serve
---workers 1 --store redis://…` on one redis-server started for this run (loopback, no
-persistence), each scenario under a key prefix of its own, so from an empty store: one
-replica under the same wrk as SQLite, then two replicas sharing the Redis, driven at once
-by two wrk processes with half the connections and threads each (`-c{share[0]} -t{share[1]}`),
+Baselines (bench/baselines.py) answer the same /sample/ URL (20 offer ids, fresh click ids),
+served by `uvicorn {" ".join(UVICORN_FLAGS)}`: the seed's app re-created (a plain
+`def` route that picks by UCB1 or Thompson over counters in global dicts and records the
+click in memory: no durability, no log), an empty FastAPI route with /sample/'s parameters
+as plain `def` (run in the thread pool) and as `async def` (the cheapest route FastAPI can
+serve), and a raw ASGI app answering a constant (uvicorn's ceiling). They are measured
+before and after the real servers, and each ratio column divides by the mean of that
+baseline's two runs in this same run, which is what to compare across machines: wrk shares
+the CPUs with the servers, and other work on the machine moves absolute figures (the
+before/after rows show by how much).
+
+The Redis rows serve the same /sample/ (20 offers, fresh click ids, the defaults) with
+`cpa-bandit serve --workers 1 --store redis://…` on one redis-server started for this run
+(loopback, no persistence), each scenario under a key prefix of its own, so from an empty
+store: one replica under the same wrk as SQLite, then two replicas sharing the Redis, driven
+at once by two wrk processes with half the connections and threads each (`-c{share[0]} -t{share[1]}`),
 their req/s summed and the worse replica's p50 and p99 reported. Both are measured right
 after the SQLite /sample/ with 20 offers (that server idling meanwhile), so that the
-machine's drift weighs least on their ratios to it. A decision on one Redis is three round
-trips: a pipelined read of the offers' counters, the click index (`SET NX`), and the offer's
-script pipelined with the offers set and recent list (on a cluster the script is a round
-trip of its own; src/cpa_bandit/store/redis.py).
+machine's drift weighs least on their ratios to it.
 
 {table(rows)}
 
 {redis_comparison(rows)}
 
 Checks: the clicks each store counted (sum of `/offer_ids/{{id}}/stats/`) lie between the
-/sample/ requests answered 2xx and those sent (wrk stops with some in flight), and no
-server answered a decision without its store (`/healthz` `unrecorded_decisions`):
+/sample/ requests answered 2xx and those sent (wrk stops with some in flight), no server
+answered a decision without its store (`/healthz` `unrecorded_decisions`), and the servers'
+log files hold an access line per request on the defaults and none with the access log off:
 
 {chr(10).join(f"- {text}." for text, _ in checks)}
 
@@ -734,10 +875,10 @@ best of {policy_cost.REPEATS} repeats; the baseline is one uniform draw per offe
 
 ## The decision log, in process
 
-`bench/log_cost.py`: `BanditService.decide()` on SQLite with the decision log (evidence
-written in the decision's transaction) against the same decisions with the log off,
-alternately, best of {log_cost.ROUNDS} rounds of {log_cost.DECISIONS:,}; and the cost per row of reading
-the log back (`decision_log()`, Thompson's propensity integrated there).
+`bench/log_cost.py`: `BanditService.decide()` on SQLite with the decision log on against
+the same decisions with the log off (`CPA_BANDIT_DECISION_LOG_DAYS=0`), alternately, best
+of {log_cost.ROUNDS} rounds of {log_cost.DECISIONS:,}; and the cost per row of reading the log back
+(`decision_log()`, Thompson's propensity integrated there).
 
 {log_table}
 """
