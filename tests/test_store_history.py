@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import math
+import sqlite3
 from dataclasses import replace
 
+import numpy as np
+import pytest
+
 from cpa_bandit.conversions import Postback, Status
+from cpa_bandit.decision_log import evidence_of
 from cpa_bandit.domain import Decision, Evidence
-from cpa_bandit.store import COUNTER_COLUMNS, Store
+from cpa_bandit.policies import ArmStats, SourceCounts
+from cpa_bandit.policies.population import Population
+from cpa_bandit.store import COUNTER_COLUMNS, MemoryStore, SQLiteStore, Store
 from cpa_bandit.store.base import HOUR, HourCounts
 
 DAY0 = 1_699_920_000.0  # a UTC midnight
 EVIDENCE = Evidence(
     offers=(1, 2, 7),
-    clicks=(10, 4.5, 0),
-    resolved=(8, 2.25, 0),
+    clicks=(10, 4, 0),
+    resolved=(8, 2, 0),
     conversions=(1, 0, 0),
     reward=(12.5, 0, 0),
     payout=(None, 3.0, None),
@@ -50,6 +58,58 @@ def test_the_log_holds_logged_decisions_in_order_with_their_evidence_and_outcome
     assert first.evidence == EVIDENCE
     outcomes = [(e.totals.reward_micros, e.totals.conversions, e.expired) for e in log]
     assert outcomes == [(2_500_000, 1, False), (0, 0, False), (None, 0, True), (9_000_000, 1, False)]
+
+
+_CLICKS = np.array([2.0**62, 4.0, 0.0])  # float64 counts, as the policy has them
+_SOURCE = SourceCounts(np.array([4.0, 0, 1]), np.array([3.0, 0, 1]), np.array([1.0, 0, 0]), np.array([0.3, 0, 0]), 200.0)
+LOGGED = {
+    "pooled, no payouts": evidence_of(
+        [1, 2, 7], ArmStats(_CLICKS, _CLICKS, np.array([2.0**53, 0, 0]), np.array([0.1 + 0.2, 0, 0]))
+    ),
+    "source, payouts, reward_sq, population, big ids": evidence_of(
+        [1, 2**63 - 1, 7],
+        ArmStats(
+            _CLICKS, np.array([9.0, 2, 0]), np.array([3.0, 0, 0]), np.array([1 / 3, 0, 1e300]),
+            np.array([np.nan, 3.0, 7.25]), np.array([1 / 7, 0, 0]), _SOURCE,
+        ),
+        Population(0.021, 35.5, 1.25, 28.75, 12.5, 0.3, 0.04),
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", LOGGED)
+def test_a_logged_decisions_evidence_comes_back_the_same_exactly(store: Store, name: str) -> None:
+    store.record_decision(replace(logged("a", DAY0 + 10, offer_id=7, source="s1"), evidence=LOGGED[name]))
+    (entry,) = everything(store)
+    back = entry.decision.evidence
+    assert back == LOGGED[name]
+    assert back.offers == LOGGED[name].offers and back.population == LOGGED[name].population
+    assert np.asarray(back.reward).tobytes() == np.asarray(LOGGED[name].reward).tobytes()
+
+
+def test_the_log_still_reads_evidence_written_as_json(store: Store) -> None:
+    """Decisions logged before the binary form hold their evidence as JSON text: SQLite in
+    the column, Redis under the entry's key ``e``; the memory store keeps no old data."""
+    old = {"clicks": [10, 4.5, 0], "resolved": [8, 2.25, 0]}  # the first model's pseudo-counts
+    old_row = json.dumps(json.loads(EVIDENCE.to_json()) | old, separators=(",", ":"))
+    if isinstance(store, MemoryStore):
+        pytest.skip("the memory store keeps the evidence itself")
+    store.record_decision(replace(logged("old", DAY0 + 10), evidence=None))
+    if isinstance(store, SQLiteStore):
+        with sqlite3.connect(store.path) as db:
+            db.execute("UPDATE clicks SET evidence = ? WHERE click_id = 'old'", (old_row,))
+    else:
+        params = logged("old", 0).params
+        fields = {"o": 1, "s": None, "at": DAY0 + 10, "p": params, "pr": 0.25, "c": "old", "e": old_row}
+        store._r.xadd(f"{store._offer(1)}:log", {"d": json.dumps(fields)}, id=f"{int((DAY0 + 10) * 1000)}-0")
+    store.record_decision(logged("new", DAY0 + 20))
+    if isinstance(store, SQLiteStore):
+        with sqlite3.connect(store.path) as db:
+            assert db.execute("SELECT typeof(evidence) FROM clicks WHERE click_id = 'new'").fetchone() == ("blob",)
+    old_entry, new_entry = everything(store)
+    assert old_entry.decision.click_id == "old" and old_entry.decision.evidence == Evidence.from_json(old_row)
+    assert old_entry.decision.evidence.clicks == (10, 4.5, 0)
+    assert new_entry.decision.evidence == EVIDENCE
 
 
 def test_the_log_is_read_by_decision_time(store: Store) -> None:

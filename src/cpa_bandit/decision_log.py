@@ -17,16 +17,18 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, fields
 from itertools import islice
+from operator import attrgetter
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
 from .domain import Evidence
-from .policies import ArmStats, SourceCounts
+from .policies import MODEL_VERSION, ArmStats, SourceCounts
+from .policies.population import Population
 
 Format = Literal["csv", "parquet"]
 
@@ -49,6 +51,9 @@ COLUMNS = (
 
 PARQUET_BATCH = 50_000
 """Rows per Parquet row group: the export streams, whatever the log's length."""
+
+_POPULATION = attrgetter(*(f.name for f in fields(Population)))
+"""A population's floats in the order ``Evidence.population`` keeps them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,12 +114,44 @@ class LogRow:
         )
 
 
+def evidence_of(offer_ids: Sequence[int], arms: ArmStats, population: Population | None = None) -> Evidence:
+    """The evidence a decision on these offers was made on, as the log keeps it: its
+    counts as int64 and its money as float64, exact, copied (the caller's arrays may
+    change later) into two read-only arrays with no Python object per offer, and its
+    binary form; ``population``, the fitted population the policy used, if it was handed
+    one (None: not logged)."""
+    source = arms.source
+    counts = [arms.clicks, arms.resolved, arms.conversions]
+    declared = arms.declared_payout
+    money = [arms.reward, np.full(len(arms), np.nan) if declared is None else declared]
+    if arms.reward_sq is not None:
+        money.append(arms.reward_sq)
+    if source is not None:
+        counts += [source.clicks, source.resolved, source.conversions]
+        money.append(source.reward)
+    return Evidence.from_matrices(
+        offer_ids,
+        np.array(counts, dtype=np.int64),
+        np.array(money, dtype=np.float64),
+        None if source is None else source.weight,
+        MODEL_VERSION,
+        () if population is None else _POPULATION(population),
+    )
+
+
+def evidence_population(evidence: Evidence) -> Population | None:
+    """The fitted population a logged decision used, for its replay to use too; None where
+    the decision did not log one (evidence of before it did: the replay then refits it
+    from the evidence, as the decision did)."""
+    return Population(*evidence.population) if evidence.population else None
+
+
 def evidence_stats(evidence: Evidence) -> ArmStats:
     """The statistics a policy decided on, as the service handed them to it: declared
     payouts NaN where missing, or None when no offer declared one."""
-    payout = None
-    if any(p is not None for p in evidence.payout):
-        payout = np.array([np.nan if p is None else p for p in evidence.payout], dtype=np.float64)
+    payout = np.array(evidence.payout, dtype=np.float64)  # None: NaN
+    if np.isnan(payout).all():
+        payout = None
     source = None
     if evidence.source_weight is not None:
         source = SourceCounts(
@@ -124,12 +161,12 @@ def evidence_stats(evidence: Evidence) -> ArmStats:
     return ArmStats(
         *_arrays(evidence.clicks, evidence.resolved, evidence.conversions, evidence.reward),
         declared_payout=payout,
-        reward_sq=np.array(evidence.reward_sq, dtype=np.float64) if evidence.reward_sq else None,
+        reward_sq=np.array(evidence.reward_sq, dtype=np.float64) if len(evidence.reward_sq) else None,
         source=source,
     )
 
 
-def _arrays(*columns: tuple[float, ...]) -> list[np.ndarray]:
+def _arrays(*columns: Sequence[float]) -> list[np.ndarray]:
     return [np.array(column, dtype=np.float64) for column in columns]
 
 

@@ -20,7 +20,9 @@ Keys (``P`` is the key prefix, ``{…}`` a hash tag that decides the cluster slo
                            of the clicks of that hour); expires ``HOURS_KEPT_S`` after its
                            last change.
 ``P:{o<offer>}:log``       the decision log of the offer's clicks: a stream whose ids are the
-                           decision times in ms, trimmed by the maintenance sweep.
+                           decision times in ms, trimmed by the maintenance sweep; an entry
+                           is the decision as JSON, a newline, its evidence's binary form
+                           (entries written before that hold the evidence's JSON, key ``e``).
 ``P:offers``, ``P:registry``  ids of offers with counters / with a registry entry.
 ``P:sources``              the traffic sources clicks named.
 ``P:recent``               the latest decisions' offers (a capped list), for reports.
@@ -457,14 +459,15 @@ def _unlink_each(node: redis.Redis, keys: list[bytes]) -> None:
     pipe.execute()
 
 
-def _encode(decision: Decision, logged: bool = False) -> str:
-    """A decision as JSON: the click index's copy, or with its click id and evidence the
-    decision log's."""
+def _encode(decision: Decision, logged: bool = False) -> str | bytes:
+    """A decision as JSON: the click index's copy, or with its click id and then its
+    evidence in binary form the decision log's (JSON text never holds a raw newline)."""
     fields = {"o": decision.offer_id, "s": decision.source, "at": decision.created_at, "p": decision.params,
               "pr": decision.propensity}  # fmt: skip
-    if logged and decision.evidence is not None:
-        fields |= {"c": decision.click_id, "e": decision.evidence.to_json()}
-    return json.dumps(fields, separators=(",", ":"))
+    if not logged or decision.evidence is None:
+        return json.dumps(fields, separators=(",", ":"))
+    fields["c"] = decision.click_id
+    return b"\n".join((json.dumps(fields, separators=(",", ":")).encode(), decision.evidence.to_bytes()))
 
 
 def _decision(click_id: str, encoded: bytes) -> Decision:
@@ -472,9 +475,12 @@ def _decision(click_id: str, encoded: bytes) -> Decision:
     return Decision(click_id, d["o"], d["s"], d["at"], d["p"], d["pr"])
 
 
-def _logged(encoded: bytes) -> Decision:
+def _logged(entry: bytes) -> Decision:
+    encoded, binary, evidence = entry.partition(b"\n")
     d = json.loads(encoded)
-    return replace(_decision(d["c"], encoded), evidence=Evidence.from_json(d["e"]))
+    return replace(
+        _decision(d["c"], encoded), evidence=Evidence.from_bytes(evidence) if binary else Evidence.from_json(d["e"])
+    )
 
 
 def _offer(offer_id: int, entry: bytes, capped_until: bytes | None) -> Offer:

@@ -31,7 +31,7 @@ from ..conversions import (
     apply_postback,
     feedback_after_postback,
 )
-from ..domain import Decision, Evidence, Offer, Outcome, StoreBusy, StoreUnavailable, UnknownClick
+from ..domain import Decision, Offer, Outcome, StoreBusy, StoreUnavailable, UnknownClick, decode_evidence
 from .base import COUNTER_COLUMNS, NO_SOURCE, ClickRecord, HourCounts, LoggedDecision, OfferRows
 from .sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -101,7 +101,7 @@ def _find_decision(db: sqlite3.Connection, click_id: str) -> Decision | None:
     return None if row is None else _decision(row)
 
 
-def _decision(row: Sequence, evidence: str | None = None) -> Decision:
+def _decision(row: Sequence, evidence: bytes | str | None = None) -> Decision:
     click_id, offer_id, source, created_at, params, propensity = row
     return Decision(
         click_id,
@@ -110,7 +110,7 @@ def _decision(row: Sequence, evidence: str | None = None) -> Decision:
         created_at,
         json.loads(params),
         propensity,
-        None if evidence is None else Evidence.from_json(evidence),
+        None if evidence is None else decode_evidence(evidence),  # str: JSON logged before the binary form
     )
 
 
@@ -190,7 +190,7 @@ class SQLiteStore:
             decision.created_at,
             json.dumps(decision.params, separators=(",", ":")),
             decision.propensity,
-            None if decision.evidence is None else decision.evidence.to_json(),
+            None if decision.evidence is None else decision.evidence.to_bytes(),  # a BLOB in the TEXT column
         )
         with self._errors():
             if self._db().execute(_INSERT_CLICK, row).rowcount:

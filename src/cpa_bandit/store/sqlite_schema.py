@@ -207,7 +207,9 @@ def _hour_of(created_at: str) -> str:
 # hourly counters per offer for the dashboard's charts, moved by triggers like the others.
 _HOUR_OF_CLICK = _hour_of("NEW.created_at")
 _V4 = (
-    "ALTER TABLE clicks ADD COLUMN evidence TEXT",  # JSON (domain.Evidence); NULL: not logged
+    # domain.Evidence: JSON text, or since its binary form a BLOB (kept as such whatever the
+    # declared type; no SQL reads into it); NULL: not logged
+    "ALTER TABLE clicks ADD COLUMN evidence TEXT",
     """
 CREATE TABLE offer_hours (
     offer_id      INTEGER NOT NULL,
