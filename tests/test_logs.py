@@ -215,3 +215,37 @@ def test_serve_empties_the_operators_metrics_directory_of_old_values(
     assert result.exit_code == 0, result.output
     assert served["directory"] == tmp_path and served["files"] == ["notes.txt"]
     assert tmp_path.is_dir() and os.environ[MULTIPROC_ENV] == str(tmp_path)
+
+
+def test_the_access_log_fast_path_writes_exactly_the_formatters_line() -> None:
+    """Under ``serve``'s logging (one JSON handler on the root), access lines are encoded
+    directly; they must be the lines the formatter writes for the same request."""
+    from cpa_bandit.telemetry.logs import RequestLog, log_config, request_id
+
+    logger = logging.getLogger("cpa_bandit.access")
+    root_handlers, root_level = logging.root.handlers[:], logging.root.level
+    direct, formatted = io.StringIO(), io.StringIO()
+    config = log_config("info")
+    config["handlers"]["stderr"]["stream"] = direct
+    token = request_id.set("rid-1")
+    try:
+        logging.config.dictConfig(config)
+        log = RequestLog(logger)
+        for path, client in [("/sample/", "127.0.0.1"), ('/odd"path/\\ü\n', None)]:
+            assert log._direct_handler() is not None
+            log.log(logging.INFO, "GET", "/sample/", path, 200, 0.0012345, client)
+        handler = logging.StreamHandler(formatted)  # a second handler: lines go through logging
+        handler.setFormatter(JsonFormatter())
+        logging.root.addHandler(handler)
+        assert log._direct_handler() is None
+        log.log(logging.INFO, "GET", "/sample/", "/sample/", 200, 0.0012345, "127.0.0.1")
+        log.log(logging.INFO, "GET", "/sample/", '/odd"path/\\ü\n', 200, 0.0012345, None)
+    finally:
+        request_id.reset(token)
+        logging.root.handlers[:] = root_handlers
+        logging.root.setLevel(root_level)
+    fast, slow = ([json.loads(line) for line in stream.getvalue().splitlines()] for stream in (direct, formatted))
+    assert len(fast) == 4 and len(slow) == 2  # direct: its own two lines, then the two through logging
+    for line in fast + slow:
+        assert datetime.strptime(line.pop("time"), "%Y-%m-%dT%H:%M:%S.%fZ")
+    assert fast[:2] == slow == fast[2:]

@@ -382,3 +382,27 @@ def test_concurrent_restarts_of_an_offer_restart_it_once(make_store: Callable[[]
     assert sorted(o for offers_won in won for o in offers_won) == list(range(offers))
     winners = {o: T0 + k for k, offers_won in enumerate(won) for o in offers_won}
     assert stores[0].read_offers(list(range(offers))).since.tolist() == [winners[o] for o in range(offers)]
+
+
+def test_a_batch_records_its_decisions_once_each_and_keeps_each_answer(store: Store) -> None:
+    """Group commit: decisions announced to the batch (recorded together where the store
+    can, e.g. pipelined on Redis), a click id twice in it, a replay of an earlier one,
+    feedback and a refusal in the same block: each gets the answer it gets alone."""
+    store.record_decision(decision("old", offer_id=2, source="s"))
+    batch = [decision("b1", offer_id=1, source="s"), decision("b2", offer_id=2), decision("b1", offer_id=3),
+             decision("old", offer_id=1)]  # fmt: skip
+    with store.batch(batch):
+        answers = [store.record_decision(d) for d in batch]
+        resolved = store.resolve_click("old", 1_500_000, T0 + 1)
+        with pytest.raises(UnknownClick):
+            store.resolve_click("never", 0, T0 + 1)
+        late = store.record_decision(decision("b3", offer_id=3))  # not announced: recorded as it comes
+    assert [(d.click_id, d.offer_id, created) for d, created in answers] == [
+        ("b1", 1, True), ("b2", 2, True), ("b1", 1, False), ("old", 2, False)
+    ]
+    assert answers[2][0].source == "s" and late[1] and resolved[0].offer_id == 2
+    assert counters(store, 1, 2, 3) == {
+        1: row(clicks=1), 2: row(clicks=2, resolved=1, conversions=1, reward_micros=1_500_000), 3: row(clicks=1)
+    }
+    assert counters(store, 1, 2, source="s") == {1: row(clicks=1), 2: row(clicks=1, resolved=1, conversions=1, reward_micros=1_500_000)}
+    assert store.recent_choices(10) == {1: 1, 2: 2, 3: 1}

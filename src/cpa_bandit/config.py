@@ -30,8 +30,19 @@ class Settings(BaseSettings):
         90.0, gt=0, description="Redis: a click is kept this long after its decision (window + late conversions)."
     )
     decision_cache_ms: float = Field(
-        0.0, ge=0, description="Reuse this replica's reads of offer counters for decisions this long; 0 = off."
+        5.0,
+        ge=0,
+        description="Staleness of decisions only: a worker counts its own decisions and feedback at once and reads"
+        " other workers' and replicas' changes this long after its last read; 0 = read on every decision.",
     )
+    group_commit_ms: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        description="How long a batch of writes waits for more before committing (a request waits at most this"
+        " long for its batch); 0 = it commits as soon as the worker has served the requests at hand.",
+    )
+    group_commit_max: int = Field(256, ge=1, description="Most writes committed in one batch (1 = no group commit).")
     store_retry_s: float = Field(
         1.0, gt=0, description="After the store failed a decision, decide from last known statistics this long."
     )

@@ -148,7 +148,8 @@ def evidence_population(evidence: Evidence) -> Population | None:
 
 def evidence_stats(evidence: Evidence) -> ArmStats:
     """The statistics a policy decided on, as the service handed them to it: declared
-    payouts NaN where missing, or None when no offer declared one."""
+    payouts NaN where missing, or None when no offer declared one; and the population fit
+    it used, where the decision logged one."""
     payout = np.array(evidence.payout, dtype=np.float64)  # None: NaN
     if np.isnan(payout).all():
         payout = None
@@ -163,6 +164,7 @@ def evidence_stats(evidence: Evidence) -> ArmStats:
         declared_payout=payout,
         reward_sq=np.array(evidence.reward_sq, dtype=np.float64) if len(evidence.reward_sq) else None,
         source=source,
+        population=evidence_population(evidence),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import NoReturn
 
@@ -14,28 +14,22 @@ import numpy as np
 from .conversions import Postback, PostbackResult
 from .decision_log import LogRow, evidence_stats
 from .domain import (
-    ConflictingDecision,
-    ConflictingFeedback,
     Decision,
-    Evidence,
-    NoEligibleOffer,
     Offer,
     OfferCounters,
     Outcome,
     PostbackRefused,
-    StoreBusy,
     StoreUnavailable,
     UnknownClick,
 )
-from .money import MICROS, from_micros
-from .offer_cache import OfferCache
-from .policies import MODEL_VERSION, ArmStats, PolicyParams, SourceCounts, choice_probabilities, select
+from .clickpath.decisions import Clock, Decider, DecisionPath
+from .learning import Learning, learning_stats
+from .money import from_micros
+from .policies import MODEL_VERSION, PolicyParams, choice_probabilities
 from .policies.change import changed
 from .policies.thompson import rpc_posterior
 from .store import Store
-from .store.base import HOUR, ClickRecord, HourCounts, OfferRows
-
-Clock = Callable[[], float]
+from .store.base import HOUR, ClickRecord, HourCounts
 
 RECENT_DECISIONS = 1_000
 """How many of the latest decisions the "share of recent decisions" is taken over."""
@@ -47,27 +41,6 @@ older cohorts would only cost reading."""
 EXPIRY_BATCH = 10_000
 """Most clicks one maintenance pass expires (or drops from the log) per transaction, to
 keep transactions short."""
-
-
-@dataclass(frozen=True, slots=True)
-class Learning:
-    """How evidence becomes statistics (settings ``CPA_BANDIT_ATTRIBUTION_WINDOW_DAYS`` …)."""
-
-    attribution_window_s: float = 30 * 86_400.0
-    source_prior_clicks: float = 200.0
-    change_detection: bool = True
-    """Test each offer for a change of its conversion rate and forget the evidence before it."""
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionPath:
-    """How decisions read statistics (settings ``CPA_BANDIT_DECISION_CACHE_MS`` …)."""
-
-    cache_ms: float = 0.0
-    """Reuse this replica's reads of an offer's counters for this long; 0 = always read."""
-    store_retry_s: float = 1.0
-    """After the store failed a decision, decide from the last known statistics for this long
-    before trying the store again, so that a dead store does not cost every click a timeout."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,18 +103,6 @@ def _counters(offer_id: int, row: np.ndarray) -> OfferCounters:
     return OfferCounters(offer_id, *(int(v) for v in row))
 
 
-def _nothing_to_choose(offer_ids: Sequence[int], rows: OfferRows, now: float) -> NoEligibleOffer:
-    paused = [offer_ids[i] for i in np.flatnonzero(rows.paused)]
-    capped = [offer_ids[i] for i in np.flatnonzero(~rows.paused & (rows.capped_until > now))]
-    why = " and ".join(part for part, ids in (("paused", paused), ("at its conversion cap", capped)) if ids)
-    return NoEligibleOffer(
-        f"every listed offer is {why}; nothing can be chosen",
-        offer_ids=list(offer_ids),
-        paused=paused,
-        capped=capped,
-    )
-
-
 def _propensity(decision: Decision) -> float:
     """The probability that the decision's policy chose its offer: stored for UCB, computed
     from the logged evidence for Thompson (see ``policies.Choice``); NaN (unknown) for a
@@ -154,50 +115,6 @@ def _propensity(decision: Decision) -> float:
     chosen = decision.evidence.offers.index(decision.offer_id)
     params = PolicyParams.from_dict(decision.params)
     return float(choice_probabilities(evidence_stats(decision.evidence), params, np.array([chosen]))[chosen])
-
-
-def _evidence(offer_ids: list[int], arms: ArmStats) -> Evidence:
-    """The statistics a decision was made on, in the log's compact form: counts as
-    integers, money rounded to 6 decimals. One array conversion for the counts and one for
-    the money: this runs on every decision."""
-    source = arms.source
-    counts, money = [arms.clicks, arms.resolved, arms.conversions], [arms.reward]
-    if source is not None:
-        counts += [source.clicks, source.resolved, source.conversions]
-        money.append(source.reward)
-    counts = np.vstack(counts).astype(np.int64).tolist()
-    money = np.round(np.vstack(money), 6).tolist()
-    by_source = {}
-    if source is not None:
-        by_source = {
-            "source_clicks": tuple(counts[3]),
-            "source_resolved": tuple(counts[4]),
-            "source_conversions": tuple(counts[5]),
-            "source_reward": tuple(money[1]),
-            "source_weight": source.weight,
-        }
-    declared = arms.declared_payout
-    return Evidence(
-        offers=tuple(offer_ids),
-        clicks=tuple(counts[0]),
-        resolved=tuple(counts[1]),
-        conversions=tuple(counts[2]),
-        reward=tuple(money[0]),
-        payout=(None,) * len(arms) if declared is None else tuple(p if p == p else None for p in declared.tolist()),
-        reward_sq=() if arms.reward_sq is None else tuple(np.round(arms.reward_sq, 6).tolist()),
-        model=MODEL_VERSION,
-        **by_source,
-    )
-
-
-def _since_restart(counters: np.ndarray, before: np.ndarray) -> list[np.ndarray]:
-    """Clicks, resolved, conversions and reward of the evidence since the restart:
-    expired clicks count as resolved non-conversions. Clicks pending at the restart that
-    resolved since then count as new evidence (a few, at usual delays)."""
-    clicks, resolved, conversions, reward_micros, expired, *_pending = np.array(
-        (counters - before).T, dtype=np.float64, order="C"
-    )
-    return [clicks, resolved + expired, conversions, reward_micros / MICROS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,106 +138,27 @@ class BanditService:
         retention: Retention = Retention(),
     ) -> None:
         self.store = store
-        self._rng = rng
         self._clock = clock
         self._learning = learning
-        self._path = decision_path
         self._retention = retention
-        self._cache = OfferCache()
-        self._store_down_until = 0.0
-        self.unrecorded_decisions = 0
-        """Decisions answered while the store was unreachable, since start."""
+        self.decider = Decider(
+            store, rng, clock, learning, replace(decision_path, log_evidence=retention.decision_log_s > 0)
+        )
 
-    # --- decisions and feedback --------------------------------------------------------
+    # --- decisions and feedback (clickpath.decisions) ---------------------------------------
 
     def decide(
         self, click_id: str, offer_ids: Sequence[int], params: PolicyParams, source: str | None = None
     ) -> Decision:
-        """Choose an offer for a click and record it; a retried click gets its first answer.
-
-        With the store unreachable, the choice is made from the last statistics this replica
-        read and returned with ``recorded=False``: the click still gets a sound offer."""
-        rows, reachable = self._rows_for_decision(offer_ids, source)
-        arms = self._learning_stats(rows, source)
-        now = self._clock()
-        active = np.arange(len(offer_ids))
-        resting = rows.paused | (rows.capped_until > now)
-        if resting.any():
-            active = np.flatnonzero(~resting)
-            if len(active) == 0:
-                # a retried click still gets its first answer, even if that offer rests now
-                stored = self.store.find_click(click_id)
-                if stored is not None and stored.decision.offer_id in offer_ids:
-                    return stored.decision
-                raise _nothing_to_choose(offer_ids, rows, now)
-            arms = arms.take(active)
-        choice = select(arms, params, self._rng)
-        decision = Decision(
-            click_id=click_id,
-            offer_id=offer_ids[active[choice.index]],
-            source=source,
-            created_at=now,
-            params=params.as_dict(),
-            propensity=choice.propensity,
-            evidence=_evidence([offer_ids[i] for i in active], arms) if self._retention.decision_log_s > 0 else None,
-        )
-        if not reachable:
-            return self._unrecorded(decision)
-        try:
-            stored, created = self.store.record_decision(decision)
-        except StoreBusy:
-            raise  # the caller retries off the event loop, where waiting is allowed
-        except StoreUnavailable:
-            self._store_failed()
-            return self._unrecorded(decision)
-        if not created and stored.offer_id not in offer_ids:
-            raise ConflictingDecision(
-                f"click_id {click_id!r} was already given offer {stored.offer_id},"
-                " which is not among the offers listed now",
-                offer_id=stored.offer_id,
-            )
-        return stored
-
-    def _rows_for_decision(self, offer_ids: Sequence[int], source: str | None) -> tuple[OfferRows, bool]:
-        """The offers' statistics, and whether the store answered (or recently did)."""
-        now = time.monotonic()
-        if self._path.cache_ms > 0:
-            cached = self._cache.get(offer_ids, source, read_after=now - self._path.cache_ms / 1000)
-            if cached is not None:
-                return cached, now >= self._store_down_until
-        if now < self._store_down_until:
-            return self._cache.last_known(offer_ids, source), False
-        try:
-            rows = self.store.read_offers(offer_ids, source)
-        except StoreBusy:
-            raise
-        except StoreUnavailable:
-            self._store_failed()
-            return self._cache.last_known(offer_ids, source), False
-        self._cache.put(offer_ids, source, rows, now)
-        return rows, True
-
-    def _store_failed(self) -> None:
-        """Spare the next decisions the store for a while: they would only wait for it to fail."""
-        self._store_down_until = time.monotonic() + self._path.store_retry_s
-
-    def _unrecorded(self, decision: Decision) -> Decision:
-        self.unrecorded_decisions += 1
-        return replace(decision, recorded=False)
+        return self.decider.decide(click_id, offer_ids, params, source)
 
     def feedback(self, click_id: str, reward_micros: int) -> tuple[Outcome, bool]:
-        """Resolve a click; the same feedback again is answered alike and changes nothing.
-        Returns the outcome and whether this call applied it (False for a replay)."""
-        outcome, applied = self.store.resolve_click(click_id, reward_micros, self._clock())
-        if outcome.reward_micros != reward_micros:
-            raise ConflictingFeedback(
-                f"click_id {click_id!r} was already resolved with reward"
-                f" {from_micros(outcome.reward_micros)}; feedback cannot change it",
-                offer_id=outcome.offer_id,
-                reward=from_micros(outcome.reward_micros),
-                is_conversion=outcome.is_conversion,
-            )
-        return outcome, applied
+        return self.decider.feedback(click_id, reward_micros)
+
+    @property
+    def unrecorded_decisions(self) -> int:
+        """Decisions answered while the store was unreachable, since start."""
+        return self.decider.unrecorded_decisions
 
     def postback(self, postback: Postback) -> PostbackResult:
         """Apply a tracker's conversion postback; every outcome, refusals by reason, is counted."""
@@ -331,6 +169,8 @@ class BanditService:
         except PostbackRefused as exc:
             self.refuse_postback(exc)
         self.store.count_postback("applied" if result.changed else "duplicate")
+        if result.changed:  # its counters (and maybe its cap) moved: decisions read it again
+            self.decider.forget([result.conversion.offer_id])
         return result
 
     def refuse_postback(self, refusal: PostbackRefused) -> NoReturn:
@@ -390,6 +230,8 @@ class BanditService:
             conversions = np.array([h.conversions for h in hours], dtype=np.float64)
             if changed(resolved, conversions) is not None and self.store.restart_offer(offer_id, now, offer_since):
                 restarted.append(offer_id)
+        if restarted:
+            self.decider.forget(restarted)
         return restarted
 
     # --- history -----------------------------------------------------------------------
@@ -438,7 +280,7 @@ class BanditService:
         rows = self.store.read_offers(ids, source)
         counters = rows.seen_from(source)
         # the same model as Thompson's with its default prior; a fixed seed keeps reports stable
-        mean, low, high, best = rpc_posterior(self._learning_stats(rows, source), np.random.default_rng(0))
+        mean, low, high, best = rpc_posterior(learning_stats(rows, source, self._learning), np.random.default_rng(0))
         offers = {offer.offer_id: offer for offer in self.store.get_offers(ids)}
         recent = self.store.recent_choices(RECENT_DECISIONS)
         recent_total = sum(recent.values())
@@ -463,30 +305,13 @@ class BanditService:
 
     def put_offer(self, offer: Offer) -> Offer:
         """Create or replace a registry entry, stamped now (its cap state is the store's)."""
-        return self.store.put_offer(replace(offer, updated_at=self._clock(), capped_until=0.0))
+        stored = self.store.put_offer(replace(offer, updated_at=self._clock(), capped_until=0.0))
+        self.decider.forget([offer.offer_id])
+        return stored
 
     def offers(self, offer_ids: Sequence[int] | None = None) -> list[Offer]:
         return self.store.get_offers(offer_ids)
 
     def reset(self) -> None:
         self.store.reset()
-
-    # --- statistics ----------------------------------------------------------------------
-
-    def _learning_stats(self, rows: OfferRows, source: str | None) -> ArmStats:
-        """The evidence the model learns from: since each offer's last restart, pooled and
-        for the click's source."""
-        declared = None
-        if rows.payout_micros.max(initial=-1) >= 0:
-            declared = np.where(rows.payout_micros >= 0, rows.payout_micros / MICROS, np.nan)
-        own = None
-        if source:
-            own = SourceCounts(
-                *_since_restart(rows.by_source, rows.by_source_before), weight=self._learning.source_prior_clicks
-            )
-        return ArmStats(
-            *_since_restart(rows.pooled, rows.pooled_before),
-            declared_payout=declared,
-            reward_sq=rows.reward_sq - rows.reward_sq_before,
-            source=own,
-        )
+        self.decider.forget()

@@ -1,7 +1,9 @@
-"""Durability: ``kill -9`` of the whole server under load loses nothing it acknowledged.
+"""Durability: ``kill -9`` under load loses nothing acknowledged and keeps nothing else.
 
 Client threads drive samples and feedback; once enough answers came back, the server's
-process group is SIGKILLed mid-traffic. Every request answered 200 before the kill is
+process group is SIGKILLed mid-traffic, or (``one worker mid-batch``) one of two workers
+alone while its group commit holds a batch open: with a 30 ms batch window, a worker under
+this load always has one queued or committing, so the kill lands in it. Every request answered 200 before the kill is
 *acknowledged*; each thread stops at its first failed request, so at the kill each thread
 has at most one request *in flight*, which the server may or may not have committed.
 
@@ -20,7 +22,9 @@ After a restart on the same SQLite file:
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import threading
 import time
 from collections import Counter
@@ -117,10 +121,17 @@ def counters(server: BanditServer, client: httpx2.Client) -> dict[int, dict]:
     return {offer: server.stats(client, offer) for offer in OFFERS}
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_kill_9_loses_no_acknowledged_request(serve_bandit, tmp_path, workers):
+BATCH_WINDOW = {"CPA_BANDIT_GROUP_COMMIT_MS": "30"}
+
+
+@pytest.mark.parametrize(
+    ("workers", "kill"), [(1, "server"), (2, "server"), (2, "one worker mid-batch")], ids=["1", "2", "worker-mid-batch"]
+)
+def test_kill_9_loses_no_acknowledged_request(serve_bandit, tmp_path, workers, kill):
     db = tmp_path / "crash.db"
-    server = serve_bandit(db, workers=workers)
+    env = BATCH_WINDOW if kill != "server" else None
+    server = serve_bandit(db, workers=workers, env=env)
+    victim = server.worker_pids()[0] if kill != "server" else None
     ledger = Ledger()
     stop = threading.Event()
 
@@ -139,11 +150,16 @@ def test_kill_9_loses_no_acknowledged_request(serve_bandit, tmp_path, workers):
             for future in futures:
                 future.result(timeout=LOAD_DEADLINE)
             pytest.fail(f"load ended before the kill: {ledger.failures}")
-        server.kill()
+        if victim is None:
+            server.kill()
+        else:
+            os.kill(victim, signal.SIGKILL)
         killed_at = time.monotonic() - started
         stop.set()  # threads between requests stop here; the others fail on the dead socket
         for future in futures:
             future.result(timeout=LOAD_DEADLINE)
+        if victim is not None:
+            server.kill()  # the other worker and the supervisor: no request of theirs is in flight now
     assert not [f for f in ledger.failures if f.startswith("deadline")], ledger.failures
     assert any(f != "stopped" for f in ledger.failures), f"the kill interrupted no request: {ledger.failures}"
     assert len(ledger.inflight_samples) + len(ledger.inflight_feedback) <= THREADS
@@ -161,7 +177,7 @@ def test_kill_9_loses_no_acknowledged_request(serve_bandit, tmp_path, workers):
         inflight_reward[ledger.samples[cid]] += micros(reward)
 
     # --- restart on the same file ---------------------------------------------------------
-    server = serve_bandit(db, workers=workers)
+    server = serve_bandit(db, workers=workers, env=env)
     with server.client() as client:
         after = counters(server, client)
 
@@ -249,7 +265,7 @@ def test_kill_9_loses_no_acknowledged_request(serve_bandit, tmp_path, workers):
             assert abs(stats["reward"] - reward) <= 1e-6, (offer, stats, reward)
 
     print(
-        f"\nworkers={workers}: killed after {killed_at:.1f}s with {len(ledger.samples)} samples and"
+        f"\nworkers={workers}, kill {kill}: killed after {killed_at:.1f}s with {len(ledger.samples)} samples and"
         f" {len(ledger.feedback)} feedbacks acknowledged; in flight: {len(ledger.inflight_samples)} samples"
         f" ({sum(applied_clicks.values())} applied), {len(ledger.inflight_feedback)} feedbacks"
         f" ({applied_feedback} applied)"

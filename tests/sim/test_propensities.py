@@ -6,12 +6,16 @@ and the share of each choice must match the probability the log carries."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from cpa_bandit.decision_log import evidence_stats
 from cpa_bandit.policies import ArmStats, PolicyParams, Sampler, choice_probabilities, select
+from cpa_bandit.policies.population import fit_population
 from cpa_bandit.policies.thompson import thompson_scores
+from cpa_bandit.clickpath.decisions import DecisionPath
 from cpa_bandit.service import BanditService
 from cpa_bandit.sim.contenders import ServicePolicy
 from cpa_bandit.sim.runner import RunOptions, SimClock, play
@@ -24,11 +28,12 @@ TOLERANCE = 0.01
 """What the log promises for Thompson (the integral is within 1/128 by construction)."""
 
 
-def logged_run(params: PolicyParams, pass_source: bool, seed: int) -> list:
+def logged_run(params: PolicyParams, pass_source: bool, seed: int, cache_ms: float = 0.0) -> list:
     config = WorldConfig(clicks=800, offers=8, sources=2, eligible=5, mean_delay=20.0)
     _, stream = draw(config, seed)
     clock = SimClock()
-    service = BanditService(MemoryStore(), np.random.default_rng(seed), clock)
+    path = DecisionPath(cache_ms=cache_ms)
+    service = BanditService(MemoryStore(), np.random.default_rng(seed), clock, decision_path=path)
     play(stream, ServicePolicy(service, params, pass_source), clock, RunOptions())
     return list(service.decision_log())
 
@@ -54,22 +59,32 @@ def within_tolerance(probabilities: np.ndarray, frequency: np.ndarray, draws: in
 
 
 @pytest.mark.parametrize(
-    ("params", "pass_source"),
+    ("params", "pass_source", "cache_ms"),
     [
-        (PolicyParams(Sampler.thompson), False),
-        (PolicyParams(Sampler.thompson), True),
-        (PolicyParams(Sampler.thompson, thompson_a=0.5, thompson_b=4.0), True),
-        (PolicyParams(Sampler.ucb, ucb_c=1.0), True),
+        (PolicyParams(Sampler.thompson), False, 0.0),
+        (PolicyParams(Sampler.thompson), True, 0.0),
+        (PolicyParams(Sampler.thompson, thompson_a=0.5, thompson_b=4.0), True, 0.0),
+        (PolicyParams(Sampler.ucb, ucb_c=1.0), True, 0.0),
+        (PolicyParams(Sampler.thompson), True, 60_000.0),
     ],
-    ids=["thompson-pooled", "thompson-by-source", "thompson-fixed-prior-by-source", "ucb"],
+    ids=["thompson-pooled", "thompson-by-source", "thompson-fixed-prior-by-source", "ucb", "thompson-cached-model"],
 )
-def test_logged_propensities_match_the_frequency_of_choices(params: PolicyParams, pass_source: bool) -> None:
-    rows = logged_run(params, pass_source, seed=3)
+def test_logged_propensities_match_the_frequency_of_choices(
+    params: PolicyParams, pass_source: bool, cache_ms: float
+) -> None:
+    """``thompson-cached-model``: the worker keeps its counters and its population fit for
+    the whole run (as within a staleness bound), so each decision's population is older
+    than its evidence: the replay must use the one the decision logged."""
+    rows = logged_run(params, pass_source, seed=3, cache_ms=cache_ms)
+    refits = [fit_population(replace(evidence_stats(row.evidence), population=None)) for row in rows[::40]]
+    stale = [refit != evidence_stats(row.evidence).population for refit, row in zip(refits, rows[::40])]
+    assert any(stale) == (cache_ms > 0)
     assert len(rows) == 800 and all(0 < row.pscore <= 1 for row in rows)
     rng = np.random.default_rng(11)
     draws = 2_000 if params.sampler is Sampler.ucb else DRAWS
     for row in rows[::40]:  # from the first click to well into exploitation
         stats = evidence_stats(row.evidence)
+        assert stats.population is not None
         probabilities = choice_probabilities(stats, params)
         chosen = row.evidence.offers.index(row.offer_id)
         assert row.pscore == pytest.approx(probabilities[chosen], abs=1e-6)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ..keys import Role
-from .deps import Service, guarded, patiently
+from ..clickpath.path import patiently
+from .deps import Service, guarded
 from .responses import error
 
 router = APIRouter(tags=["operations"])

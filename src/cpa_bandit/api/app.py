@@ -15,15 +15,16 @@ from fastapi import FastAPI
 from .. import __version__
 from ..config import Settings
 from ..domain import StoreUnavailable
+from ..clickpath.front import FrontedApp
+from ..clickpath.group_commit import GroupCommit
+from ..clickpath.path import ClickPath
 from ..service import BanditService, Clock, DecisionPath, Learning, Retention
 from ..store import Store, open_store
 from ..telemetry.metrics import Metrics, StoreCollector
 from ..telemetry.store import instrumented
 from . import admin_routes, dashboard_routes, metrics_routes, offer_routes, postback_routes, seed_routes, stats_routes
 from .errors import install_error_handlers
-from .lean import include_lean_router
-from .limits import Limits, LimitsMiddleware
-from .observe import observe_requests
+from .limits import Limits
 
 DESCRIPTION = """
 Picks the advertiser offer for each click so that revenue per click (conversion rate ×
@@ -91,17 +92,24 @@ def create_app(
         store.close()
         metrics.close()
 
-    app = FastAPI(title="cpa-bandit", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FrontedApp(title="cpa-bandit", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.service = service
     app.state.postback_format = settings.postback_format()
     app.state.keys = settings.key_ring()
     app.state.metrics = metrics
+    writer = GroupCommit(
+        store, settings.group_commit_max, settings.group_commit_ms / 1000, in_thread=store.remote
+    )
+    app.state.click_path = ClickPath(service, writer)
     metrics.registry.register(StoreCollector(store))
-    observe_requests(app, metrics, log_requests=settings.access_log)
+    app.serve_hot(
+        [seed_routes.router, postback_routes.router],
+        metrics,
+        Limits.for_offers(settings.max_offers),
+        log_requests=settings.access_log,
+    )
     install_error_handlers(app)
-    app.add_middleware(LimitsMiddleware, limits=Limits.for_offers(settings.max_offers))
-    include_lean_router(app, seed_routes.hot_router)
     app.include_router(seed_routes.router)
     app.include_router(stats_routes.router)
     app.include_router(offer_routes.router)

@@ -1,4 +1,4 @@
-"""What routes take from the application: its service and settings, and the admin check.
+"""What routes take from the application: its service, click path and settings, and the key check.
 
 Dependencies are ``async`` on purpose: FastAPI runs a plain ``def`` dependency in its thread
 pool, a hop that costs more than the whole decision.
@@ -9,34 +9,25 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request
-from starlette.concurrency import run_in_threadpool
 
+from ..clickpath.path import ClickPath
 from ..config import Settings
-from ..domain import StoreBusy
 from ..keys import KeyRing, Role, is_loopback
 from ..service import BanditService
 from .responses import keyed
 
 
-T = TypeVar("T")
-
-
-async def patiently(call: Callable[..., T], *args: object) -> T:
-    """Run a store call on the event loop (the fast path); if another process holds the
-    store's lock, finish it in a worker thread, where it may wait without stalling every
-    other request of this worker (health checks included)."""
-    try:
-        return call(*args)
-    except StoreBusy:
-        return await run_in_threadpool(call, *args)
-
-
 def service_of(request: Request) -> BanditService:
     """The app's service, for endpoints that take the bare request."""
     return request.app.state.service
+
+
+def click_path_of(request: Request) -> ClickPath:
+    """The app's click path (decisions, feedback and postbacks through its group commit)."""
+    return request.app.state.click_path
 
 
 async def get_service(request: Request) -> BanditService:

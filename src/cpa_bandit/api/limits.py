@@ -2,8 +2,7 @@
 
 Trackers and traffic partners call the service from the internet; an oversized query
 string, header block or body costs parsing and memory before validation could refuse it.
-A pure ASGI middleware (not Starlette's ``BaseHTTPMiddleware``) keeps the check to a few
-comparisons per request on the hot routes.
+Plain functions that the click path's front calls for every request: a few comparisons.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,52 +30,37 @@ class BodyTooLarge(Exception):
     pass
 
 
-class LimitsMiddleware:
-    def __init__(self, app: ASGIApp, limits: Limits = Limits()) -> None:
-        self.app = app
-        self.limits = limits
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limits = self.limits
-        headers = scope["headers"]
-        if len(scope["query_string"]) > limits.query_bytes:
-            await _refuse(send, 414, f"query string over {limits.query_bytes} bytes")
-            return
-        if len(headers) > limits.headers or sum(len(k) + len(v) for k, v in headers) > limits.header_bytes:
-            await _refuse(send, 431, f"headers over {limits.headers} fields or {limits.header_bytes} bytes")
-            return
-        for name, value in headers:
-            if name == b"content-length" and (not value.isdigit() or int(value) > limits.body_bytes):
-                await _refuse(send, 413, f"body over {limits.body_bytes} bytes (or a bad Content-Length)")
-                return
-        received = 0
-        started = False
-
-        async def counted_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limits.body_bytes:
-                    raise BodyTooLarge
-            return message
-
-        async def tracked_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted_receive, tracked_send)
-        except BodyTooLarge:
-            if not started:  # a chunked body that grew too large: nothing was answered yet
-                await _refuse(send, 413, f"body over {limits.body_bytes} bytes")
+def refusal(limits: Limits, scope: Scope) -> tuple[int, str] | None:
+    """The status and reason to refuse a request with before reading it, if any."""
+    headers = scope["headers"]
+    if len(scope["query_string"]) > limits.query_bytes:
+        return 414, f"query string over {limits.query_bytes} bytes"
+    if len(headers) > limits.headers or sum(len(k) + len(v) for k, v in headers) > limits.header_bytes:
+        return 431, f"headers over {limits.headers} fields or {limits.header_bytes} bytes"
+    for name, value in headers:
+        if name == b"content-length" and (not value.isdigit() or int(value) > limits.body_bytes):
+            return 413, f"body over {limits.body_bytes} bytes (or a bad Content-Length)"
+    return None
 
 
-async def _refuse(send: Send, status: int, detail: str) -> None:
+def counted(limits: Limits, receive: Receive) -> Receive:
+    """``receive`` that raises ``BodyTooLarge`` once the body grows past the limit (a
+    chunked body has no Content-Length to check beforehand)."""
+    received = 0
+
+    async def counted_receive() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limits.body_bytes:
+                raise BodyTooLarge
+        return message
+
+    return counted_receive
+
+
+async def send_refusal(send: Send, status: int, detail: str) -> None:
     body = json.dumps({"detail": detail}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -1,8 +1,8 @@
 """Every request measured, logged and given an id, whatever answers it.
 
-A pure ASGI middleware (as ``limits.py``: a few operations per request on the hot routes)
-wrapped around the whole middleware stack, Starlette's ``ServerErrorMiddleware`` included:
-a size refusal, a 404 and the 500 of an unhandled exception are measured, logged and carry
+The click path's front (``clickpath.front``) calls these for every request, outside the
+app's whole middleware stack, Starlette's ``ServerErrorMiddleware`` included: a size
+refusal, a 404 and the 500 of an unhandled exception are measured, logged and carry
 ``X-Request-ID`` like any answer.
 
 Routes are labelled by their template (``/offer_ids/{offer_id}/stats/``), never by the raw
@@ -16,15 +16,14 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from time import perf_counter
 
-from fastapi import FastAPI
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
-from ..telemetry.logs import request_id
+from ..telemetry.logs import RequestLog
 from ..telemetry.metrics import UNROUTED, Metrics
 
 access_log = logging.getLogger("cpa_bandit.access")
+request_log = RequestLog(access_log)
 
 _SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
 """An incoming X-Request-ID is reused only if it is a short plain token (as click ids are):
@@ -40,9 +39,8 @@ def incoming_or_new_request_id(headers: list[tuple[bytes, bytes]]) -> str:
 
 def route_template(scope: Scope) -> str:
     """The path template of the route that took the request, as routing left it in the
-    scope: FastAPI's routes record themselves; plain Starlette routes (the lean hot routes,
-    the docs) only their endpoint, and as long as they have no path parameters their path
-    is their template."""
+    scope: FastAPI's routes record themselves; plain Starlette routes (the docs) only their
+    endpoint, and as long as they have no path parameters their path is their template."""
     if (route := scope.get("route")) is not None:
         return route.path_format
     if "endpoint" in scope and not scope.get("path_params"):
@@ -50,67 +48,11 @@ def route_template(scope: Scope) -> str:
     return UNROUTED
 
 
-class RequestObserver:
-    def __init__(self, app: ASGIApp, metrics: Metrics, log_requests: bool) -> None:
-        self.app = app
-        self.metrics = metrics
-        self.log_requests = log_requests
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        rid = incoming_or_new_request_id(scope["headers"])
-        token = request_id.set(rid)
-        id_header = (b"x-request-id", rid.encode("ascii"))
-        status = 500  # what the server answers if the app fails before starting a response
-        started = perf_counter()
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message = {**message, "headers": [*message.get("headers", ()), id_header]}
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            self._done(scope, status, perf_counter() - started)
-        # Reset only after a normal end: an exception goes on to the server, which logs it in
-        # this request's task (its own context), and that line should carry the id too.
-        request_id.reset(token)
-
-    def _done(self, scope: Scope, status: int, seconds: float) -> None:
-        route, method = route_template(scope), scope["method"]
-        self.metrics.request(route, method, status, seconds)
+def observed(metrics: Metrics, log_requests: bool, scope: Scope, route: str, status: int, seconds: float) -> None:
+    """Count, time and (if asked) log one answered request."""
+    method = scope["method"]
+    metrics.request(route, method, status, seconds)
+    if log_requests:
+        client = scope.get("client")
         level = logging.WARNING if status >= 500 else logging.INFO
-        if self.log_requests and access_log.isEnabledFor(level):
-            path = scope["path"]
-            client = scope.get("client")
-            access_log.log(
-                level,
-                "%s %s %d",
-                method,
-                path,
-                status,
-                extra={
-                    "method": method,
-                    "route": route,
-                    "path": path,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 3),
-                    "client": client[0] if client else None,
-                },
-            )
-
-
-def observe_requests(app: FastAPI, metrics: Metrics, log_requests: bool) -> None:
-    """Put :class:`RequestObserver` around ``app``'s whole middleware stack (which Starlette
-    builds on the first request), outside its ``ServerErrorMiddleware``."""
-    build = app.build_middleware_stack
-
-    def build_observed() -> ASGIApp:
-        return RequestObserver(build(), metrics, log_requests)
-
-    app.build_middleware_stack = build_observed  # type: ignore[method-assign]
+        request_log.log(level, method, route, scope["path"], status, seconds, client[0] if client else None)

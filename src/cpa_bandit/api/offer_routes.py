@@ -12,7 +12,8 @@ from ..domain import Offer
 from ..ids import MAX_OFFER_ID
 from ..money import MAX_AMOUNT, from_micros, to_micros
 from ..keys import Role
-from .deps import guarded, patiently, service_of
+from ..clickpath.path import patiently
+from .deps import guarded, service_of
 from .responses import error
 
 router = APIRouter(tags=["offers"])

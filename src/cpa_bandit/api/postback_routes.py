@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -14,8 +14,9 @@ from ..ids import CLICK_ID_PATTERN, click_id_json
 from ..money import from_micros
 from ..keys import Role
 from ..postbacks import DEFAULT_ALIASES, PostbackFormat, parse_postback, token_matches
-from .deps import authorize, guarded, service_of
-from .responses import Refusal, error
+from ..clickpath.front import hot
+from .deps import authorize, click_path_of, guarded, service_of
+from .responses import Refusal, error, json_response
 
 router = APIRouter(tags=["postbacks"])
 
@@ -81,7 +82,8 @@ def _authorize(request: Request, params: list[tuple[str, str]], fmt: PostbackFor
         raise PostbackRefused("unauthorized", str(exc.detail), status_code=exc.status_code) from None
 
 
-async def postback(request: Request) -> PostbackResponse:
+@hot
+async def postback(request: Request) -> Response:
     service = service_of(request)
     fmt = request.app.state.postback_format
     try:
@@ -90,11 +92,10 @@ async def postback(request: Request) -> PostbackResponse:
         parsed = parse_postback(params, fmt)
     except PostbackRefused as refusal:
         await run_in_threadpool(service.refuse_postback, refusal)
-    # a transaction may wait on another worker's lock: off the event loop
-    result = await run_in_threadpool(service.postback, parsed)
+    result = await click_path_of(request).postback(parsed)
     request.app.state.metrics.postback(result)
     conversion = result.conversion
-    return PostbackResponse(
+    answer = PostbackResponse(
         click_id=click_id_json(conversion.click_id),
         offer_id=conversion.offer_id,
         transaction_id=conversion.transaction_id,
@@ -103,6 +104,7 @@ async def postback(request: Request) -> PostbackResponse:
         duplicate=not result.changed,
         payout=from_micros(conversion.payout_micros),
     )
+    return json_response(answer.model_dump(mode="json"))
 
 
 _ALIASES = ", ".join(f"`{alias}`→{name}" for alias, name in DEFAULT_ALIASES.items())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -12,18 +11,19 @@ from ..ids import CLICK_ID_PATTERN, MAX_OFFER_ID, click_id_json, parse_offer_ids
 from ..money import MAX_AMOUNT, from_micros, to_micros
 from ..policies import PolicyParams, Sampler
 from ..keys import Role
-from .deps import authorize, guarded, patiently, service_of
+from ..clickpath.front import hot
+from ..clickpath.path import patiently
+from .deps import authorize, click_path_of, guarded, service_of
 from .query import parse_query, query_parameters
-from .responses import INVALID_QUERY, error, keyed
+from .responses import INVALID_QUERY, error, json_response, keyed
 
 MAX_PARAMETER = 1e6
 """Policy parameters beyond this mean nothing more (a prior of a million clicks, a UCB width
 that swamps any rate) and would overflow the arithmetic."""
 
 router = APIRouter(tags=["seed"])
-"""Served through FastAPI."""
-hot_router = APIRouter(tags=["seed"])
-"""Endpoints on every click: they take the bare request and are served by Starlette (lean.py)."""
+"""The endpoints on every click take the bare request and are served by the click path's
+front (``clickpath.front``), which FastAPI documents from these declarations."""
 
 ClickId = Annotated[
     str,
@@ -133,11 +133,7 @@ class FeedbackConflict(BaseModel):
     is_conversion: bool | None = None
 
 
-def _json(content: dict) -> Response:
-    return Response(json.dumps(content, separators=(",", ":")), media_type="application/json")
-
-
-@hot_router.get(
+@router.get(
     "/sample/",
     response_model=SampleResponse,
     summary="Choose the offer for a click",
@@ -150,19 +146,20 @@ def _json(content: dict) -> Response:
         ),
     },
 )
+@hot
 async def sample(request: Request) -> Response:
     """Picks one of `offer_ids` for the click and records it as pending; the same click id
     again (a retry) gets the same offer and counts nothing twice."""
     authorize(request, Role.traffic)
     query = parse_query(SampleQuery, request, max_offers=request.app.state.settings.max_offers)
-    decision = await patiently(service_of(request).decide, query.click_id, query.offer_ids, query.policy(), query.source)
+    decision = await click_path_of(request).decide(query.click_id, query.offer_ids, query.policy(), query.source)
     request.app.state.metrics.decided(decision)
     if not decision.recorded:  # the store is unreachable: a sound offer, not stored
-        return _json({"click_id": click_id_json(query.click_id), "offer_id": decision.offer_id, "recorded": False})
-    return _json({"click_id": click_id_json(query.click_id), "offer_id": decision.offer_id})
+        return json_response({"click_id": click_id_json(query.click_id), "offer_id": decision.offer_id, "recorded": False})
+    return json_response({"click_id": click_id_json(query.click_id), "offer_id": decision.offer_id})
 
 
-@hot_router.put(
+@router.put(
     "/feedback/",
     response_model=FeedbackResponse,
     summary="Report the outcome of a click",
@@ -178,15 +175,16 @@ async def sample(request: Request) -> Response:
         ),
     },
 )
+@hot
 async def feedback(request: Request) -> Response:
     """Resolves the click with its reward, once: the same feedback again answers the same and
     changes nothing; another reward for a resolved click is refused with 409."""
     authorize(request, Role.postback)
     query = parse_query(FeedbackQuery, request)
-    outcome, applied = await patiently(service_of(request).feedback, query.click_id, to_micros(query.reward))
+    outcome, applied = await click_path_of(request).feedback(query.click_id, to_micros(query.reward))
     if applied:
         request.app.state.metrics.feedback(outcome)
-    return _json(
+    return json_response(
         {
             "click_id": click_id_json(query.click_id),
             "offer_id": outcome.offer_id,

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .population import Population
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,11 @@ class ArmStats:
     ``declared_payout`` is the payout the operator declared per offer (NaN where none).
     ``source`` holds the counters of the click's source, when it named one. Counts are the
     evidence since each offer's last detected change (``policies.change``).
+
+    ``population`` is the fit of level one of the model (``population.fit_population``) to
+    use instead of fitting these statistics: a fit a little older (a replica refits once per
+    staleness bound, not on every click), or the one a logged decision used, which its
+    replay must use too. None: fitted from these statistics.
     """
 
     clicks: np.ndarray
@@ -47,9 +56,11 @@ class ArmStats:
     declared_payout: np.ndarray | None = None
     reward_sq: np.ndarray | None = None
     source: SourceCounts | None = None
+    population: Population | None = None
 
     def take(self, index: np.ndarray) -> ArmStats:
-        """The statistics of a subset of the offers."""
+        """The statistics of a subset of the offers (the population of the whole set does
+        not describe a subset: it is left out)."""
         return ArmStats(
             self.clicks[index],
             self.resolved[index],

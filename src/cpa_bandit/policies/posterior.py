@@ -76,7 +76,7 @@ class Posterior:
 def posterior(stats: ArmStats, fixed_prior: tuple[float, float] | None = None) -> Posterior:
     """The posterior of each offer; ``fixed_prior`` (a, b) replaces the learned rate prior
     by Beta(a, b) for every offer, as a client's ``thompson_a``/``thompson_b`` ask."""
-    population = fit_population(stats)
+    population = fit_population(stats) if stats.population is None else stats.population
     a0, b0 = fixed_prior if fixed_prior is not None else (population.prior_alpha, population.prior_beta)
     payout, payout_se = payout_posterior(stats, population)
     source = stats.source

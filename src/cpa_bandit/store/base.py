@@ -8,6 +8,7 @@ between worker processes.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -150,6 +151,10 @@ class HourCounts:
 
 
 class Store(Protocol):
+    remote: bool
+    """Whether its calls cross the network (Redis): the click path then waits for them in a
+    thread, not on the event loop."""
+
     def record_decision(self, decision: Decision) -> tuple[Decision, bool]:
         """Make the click pending with its offer and count the click (pooled, for its source
         and in its hour), once; a decision with ``evidence`` also enters the decision log.
@@ -228,6 +233,14 @@ class Store(Protocol):
 
     def reset(self) -> None:
         """Forget every click, conversion, counter, evidence restart and registry entry."""
+
+    def batch(self, decisions: Sequence[Decision] = ()) -> AbstractContextManager[None]:
+        """A block whose domain operations are committed together (SQLite: one transaction,
+        at its end), each still atomic on its own. ``decisions`` are the decisions the block
+        will record: a store across the network records them together as it opens (Redis:
+        pipelined), and ``record_decision`` of one of them inside the block returns that
+        result. After a ``StoreUnavailable`` or ``StoreBusy`` inside it, nothing of the
+        block may have been kept: run its operations again, one at a time."""
 
     def close(self) -> None:
         """Release connections; the store is not used afterwards."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -44,6 +45,8 @@ def _squared(reward_micros: int | None) -> float:
 
 
 class MemoryStore:
+    remote = False
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._clear()
@@ -210,6 +213,9 @@ class MemoryStore:
     def reset(self) -> None:
         with self._lock:
             self._clear()
+
+    def batch(self, decisions: Sequence[Decision] = ()) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()  # every operation is committed on its own anyway
 
     def close(self) -> None:
         pass

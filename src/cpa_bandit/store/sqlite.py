@@ -1,8 +1,9 @@
 """The embedded default store: one SQLite file in WAL mode, shared by worker processes.
 
-Every domain operation is one transaction (a single statement whose triggers move the
-counters, see sqlite_schema.py, or an explicit ``BEGIN IMMEDIATE`` block), so concurrent
-workers serialise their writes on SQLite's lock and counters stay exact. With WAL and
+Every domain operation is atomic (a single statement whose triggers move the counters, see
+sqlite_schema.py, or an explicit ``BEGIN IMMEDIATE`` block), so concurrent workers
+serialise their writes on SQLite's lock and counters stay exact; ``batch`` commits the
+operations of concurrent requests in one transaction (group commit), each in a savepoint. With WAL and
 ``synchronous=NORMAL`` a committed transaction survives ``kill -9`` of the process (the
 WAL is written before COMMIT returns); ``synchronous=FULL`` also survives power loss, at
 the price of an fsync per request.
@@ -159,6 +160,8 @@ def _last_id_before(db: sqlite3.Connection, after: int, time: float) -> int:
 
 
 class SQLiteStore:
+    remote = False
+
     def __init__(
         self,
         path: str | Path,
@@ -463,17 +466,37 @@ class SQLiteStore:
             raise StoreUnavailable(f"store unavailable: {exc}") from exc
 
     @contextmanager
+    def batch(self, decisions: Sequence[Decision] = ()) -> Iterator[None]:
+        """Run the operations of the block in one write transaction, committed at its end
+        (group commit: one commit, and one write of the pages they share, for many
+        operations). Each operation keeps its own atomicity inside it (a savepoint); an
+        operation that fails on the store (``StoreUnavailable``, ``StoreBusy``) may have
+        ended the transaction, so the caller must then run the block's operations again,
+        each alone. Nothing of the block is durable before it ends without an exception."""
+        with self._transaction():
+            self._local.batch = True
+            try:
+                yield
+            finally:
+                self._local.batch = False
+
+    @contextmanager
     def _transaction(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
-        """A write transaction; ``begin="BEGIN"`` for a read snapshot that takes no write lock."""
+        """A write transaction; ``begin="BEGIN"`` for a read snapshot that takes no write lock.
+        Within a ``batch``, a savepoint of the batch's transaction."""
         db = self._db()
+        commit, rollback = "COMMIT", ("ROLLBACK",)
+        if getattr(self._local, "batch", False):
+            begin, commit, rollback = "SAVEPOINT operation", "RELEASE operation", ("ROLLBACK TO operation", "RELEASE operation")
         with self._errors():
             db.execute(begin)
             try:
                 yield db
-                db.execute("COMMIT")
+                db.execute(commit)
             except BaseException:
                 if db.in_transaction:
-                    db.execute("ROLLBACK")
+                    for statement in rollback:
+                        db.execute(statement)
                 raise
 
     def _migrate(self) -> None:

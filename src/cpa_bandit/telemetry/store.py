@@ -16,6 +16,8 @@ from ..store import Store
 from .metrics import Metrics
 
 _OWN = frozenset({"_store", "_metrics"})
+_BLOCKS = frozenset({"batch"})
+"""Methods that open a block rather than make a call: the operations in it are measured."""
 
 
 class InstrumentedStore:
@@ -37,7 +39,7 @@ class InstrumentedStore:
         if name in _OWN:  # not set yet (e.g. while copying): never delegate the wrapper's own
             raise AttributeError(name)
         attribute = getattr(self._store, name)
-        if name.startswith("_") or not callable(attribute):
+        if name.startswith("_") or name in _BLOCKS or not callable(attribute):
             return attribute
         measured = self._measured(name, attribute)
         # cached on the instance: later calls find it without __getattr__ or a new closure

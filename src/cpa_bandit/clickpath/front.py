@@ -1,0 +1,170 @@
+"""The ASGI layer in front of the FastAPI app: the hot routes served directly.
+
+FastAPI and Starlette spend, around an endpoint that is already lean, about as much as the
+endpoint itself: a middleware stack of several layers, each wrapping ``send``, a router
+that tries every route's pattern in turn, the request/response adapters. On the routes of
+every click (``/sample/``, ``/feedback/``, the postbacks) the front does instead, as plain
+function calls: the size limits, the request id, the endpoint (found in one dict lookup),
+the app's own exception handlers for its refusals, then the metrics and the access log.
+Every other request goes to the app, behind the same limits, id, metrics and log.
+
+The hot endpoints stay ordinary FastAPI routes, declared and documented where they are
+(marked with :func:`hot`): FastAPI generates their OpenAPI, and would serve them the same
+without the front. The app is a :class:`FrontedApp`, so that requests meet the front before
+FastAPI's own entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from time import perf_counter
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..api.limits import BodyTooLarge, Limits, counted, refusal, send_refusal
+from ..api.observe import incoming_or_new_request_id, observed, route_template
+from ..telemetry.logs import request_id
+from ..telemetry.metrics import UNROUTED, Metrics
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+_INTERNAL_ERROR = Response("Internal Server Error", status_code=500, media_type="text/plain")
+
+
+def hot(endpoint: Endpoint) -> Endpoint:
+    """Mark a route's endpoint as one the front serves itself: it takes the bare request and
+    returns a ``Response``, with no path parameters and no FastAPI dependencies."""
+    endpoint.hot = True  # type: ignore[attr-defined]
+    return endpoint
+
+
+def hot_routes(routers: Sequence[APIRouter]) -> dict[tuple[str, str], Endpoint]:
+    """(method, path) → endpoint, of the routes marked :func:`hot` (routers included in the
+    app without a prefix)."""
+    return {
+        (method, route.path): route.endpoint
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute) and getattr(route.endpoint, "hot", False)
+        for method in route.methods
+    }
+
+
+class Front:
+    def __init__(
+        self, stack: ASGIApp, app: FastAPI, routes: dict[tuple[str, str], Endpoint], metrics: Metrics, limits: Limits,
+        log_requests: bool,
+    ) -> None:  # fmt: skip
+        self._stack = stack
+        self._routes = routes
+        self._app = app
+        self._metrics = metrics
+        self._limits = limits
+        self._log_requests = log_requests
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._stack(scope, receive, send)
+            return
+        rid = incoming_or_new_request_id(scope["headers"])
+        token = request_id.set(rid)
+        id_header = (b"x-request-id", rid.encode("ascii"))
+        status = 500  # what the server answers if the app fails before starting a response
+        route: str | None = UNROUTED
+        started = perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), id_header]}
+            await send(message)
+
+        try:
+            refused = refusal(self._limits, scope)
+            endpoint = self._routes.get((scope["method"], scope["path"]))
+            if refused is not None:
+                await send_refusal(send_with_id, *refused)
+            elif endpoint is not None:
+                route = scope["path"]
+                status = await self._serve(endpoint, scope, receive, send, id_header)
+            else:
+                route = None  # known once the app's routing took it
+                await self._delegate(scope, receive, send_with_id)
+        finally:
+            if route is None:
+                route = route_template(scope)
+            observed(self._metrics, self._log_requests, scope, route, status, perf_counter() - started)
+        # Reset only after a normal end: an exception goes on to the server, which logs it in
+        # this request's task (its own context), and that line should carry the id too.
+        request_id.reset(token)
+
+    async def _serve(self, endpoint: Endpoint, scope: Scope, receive: Receive, send: Send, id_header: tuple[bytes, bytes]) -> int:
+        """Run a hot endpoint and send its response; returns the status sent."""
+        request = Request(scope, counted(self._limits, receive) if scope["method"] == "POST" else receive)
+        try:
+            response = await endpoint(request)
+        except BodyTooLarge:
+            response = JSONResponse({"detail": f"body over {self._limits.body_bytes} bytes"}, 413)
+        except Exception as exc:
+            handler = self._handler(exc)
+            if handler is None:  # a bug: answer 500 and let the server log the traceback
+                await _send(send, _INTERNAL_ERROR, id_header)
+                raise
+            response = await handler(request, exc)
+        await _send(send, response, id_header)
+        return response.status_code
+
+    async def _delegate(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._stack(scope, counted(self._limits, receive), tracked_send)
+        except BodyTooLarge:
+            if not started:  # a chunked body that grew too large: nothing was answered yet
+                await send_refusal(send, 413, f"body over {self._limits.body_bytes} bytes")
+
+    def _handler(self, exc: Exception) -> Callable[[Request, Exception], Any] | None:
+        """The app's handler for this exception (the nearest class up its MRO), as
+        Starlette's ``ExceptionMiddleware`` would pick it (looked up when needed: handlers
+        may be added after the front is made)."""
+        handlers = self._app.exception_handlers
+        for cls in type(exc).__mro__:
+            if (handler := handlers.get(cls)) is not None:
+                return handler
+        return None
+
+
+async def _send(send: Send, response: Response, id_header: tuple[bytes, bytes]) -> None:
+    await send({"type": "http.response.start", "status": response.status_code, "headers": [*response.raw_headers, id_header]})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+class FrontedApp(FastAPI):
+    """A FastAPI app whose every request enters through its :class:`Front`: the hot routes
+    skip FastAPI's and Starlette's entry (``FastAPI.__call__``, the middleware stack) too;
+    everything else goes on to them. ``uvicorn module:app`` and test clients see an
+    ordinary FastAPI app."""
+
+    front: Front | None = None
+
+    def serve_hot(self, routers: Sequence[APIRouter], metrics: Metrics, limits: Limits, log_requests: bool) -> None:
+        """Serve the hot routes of ``routers`` (included without a prefix) in the front."""
+        self.front = Front(super().__call__, self, hot_routes(routers), metrics, limits, log_requests)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.front is None:
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self
+        await self.front(scope, receive, send)
