@@ -35,12 +35,13 @@ class Settings(BaseSettings):
         description="Staleness of decisions only: a worker counts its own decisions and feedback at once and reads"
         " other workers' and replicas' changes this long after its last read; 0 = read on every decision.",
     )
-    group_commit_ms: float = Field(
-        1.0,
+    group_commit_ms: float | None = Field(
+        None,
         ge=0,
         le=100,
         description="How long a batch of writes waits for more before committing (a request waits at most this"
-        " long for its batch); 0 = it commits as soon as the worker has served the requests at hand.",
+        " long for its batch); 0 = it commits as soon as the worker has served the requests at hand. Unset: 1 on"
+        " SQLite, 0 on Redis (whose batches gather while the previous one waits for Redis).",
     )
     group_commit_max: int = Field(256, ge=1, description="Most writes committed in one batch (1 = no group commit).")
     store_retry_s: float = Field(

@@ -98,9 +98,8 @@ def create_app(
     app.state.postback_format = settings.postback_format()
     app.state.keys = settings.key_ring()
     app.state.metrics = metrics
-    writer = GroupCommit(
-        store, settings.group_commit_max, settings.group_commit_ms / 1000, in_thread=store.remote
-    )
+    window_ms = settings.group_commit_ms if settings.group_commit_ms is not None else 0.0 if store.remote else 1.0
+    writer = GroupCommit(store, settings.group_commit_max, window_ms / 1000, in_thread=store.remote)
     app.state.click_path = ClickPath(service, writer)
     metrics.registry.register(StoreCollector(store))
     app.serve_hot(
