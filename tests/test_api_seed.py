@@ -7,6 +7,8 @@ from fastapi.testclient import TestClient
 
 from cpa_bandit.domain import Decision
 
+from conftest import ADMIN_KEY
+
 
 def sample(client: TestClient, click_id, offer_ids="1,2,3", **params):
     return client.get("/sample/", params={"click_id": click_id, "offer_ids": offer_ids, **params})
@@ -191,3 +193,38 @@ def test_other_methods_are_405_and_record_nothing(client: TestClient, method: st
     if method != "HEAD":
         assert response.json() == {"detail": "Method Not Allowed"}
     assert stats(client, 1)["clicks"] == 0
+
+
+def test_a_repeated_offer_ids_parameter_lists_every_value_in_order(client: TestClient) -> None:
+    """``requests`` sends a list as ``offer_ids=1&offer_ids=2``: every value counts, merged
+    in order with comma lists (repeats dropped), on /sample/ and on /stats/."""
+    chosen = {
+        client.get("/sample/", params=[("click_id", f"r{i}"), ("offer_ids", "7"), ("offer_ids", "8,9"), ("offer_ids", "7")])
+        .json()["offer_id"]
+        for i in range(40)
+    }
+    assert chosen == {7, 8, 9}  # each offer gets its exploration click: all three were eligible
+    page = client.get("/stats/", params=[("offer_ids", "9"), ("offer_ids", "7,8")]).json()
+    assert [row["offer_id"] for row in page["offers"]] == [9, 7, 8]
+    bad = client.get("/stats/", params=[("offer_ids", "9"), ("offer_ids", "x")])
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "offer_ids"]
+
+
+def test_an_empty_source_is_no_source_on_every_route(client: TestClient) -> None:
+    response = sample(client, "e1", source="")
+    assert response.status_code == 200, response.text  # the click is not lost
+    assert client.get("/clicks/e1").json()["source"] is None
+    assert client.get("/offer_ids/1/stats/", params={"source": ""}).status_code == 200
+    assert client.get("/stats/", params={"source": ""}).json()["source"] is None
+    assert sample(client, "e2", source="bad source!").status_code == 422  # a malformed one is still refused
+
+
+@pytest.mark.parametrize("reward", ["0.0000001", "4e-7", "0.0000004"])
+def test_a_positive_reward_below_the_resolution_of_money_is_refused(client: TestClient, reward: str) -> None:
+    sample(client, "tiny")
+    response = feedback(client, "tiny", reward)
+    assert response.status_code == 422
+    assert "0.000001" in response.json()["detail"][0]["msg"]
+    assert feedback(client, "tiny", "0.000001").json()["reward"] == 0.000001  # the click is still open
+    offer = client.put("/offers/5", json={"payout": 1e-7}, headers={"X-Admin-Key": ADMIN_KEY})
+    assert offer.status_code == 422 and "0.000001" in offer.json()["detail"][0]["msg"]

@@ -31,8 +31,19 @@ def to_micros(amount: float | str) -> int:
         raise InvalidAmount(f"must be >= 0, got {amount!r}")
     if value > MAX_AMOUNT:
         raise InvalidAmount(f"must be <= {MAX_AMOUNT}, got {amount!r}")
-    return int(Decimal(repr(value)).scaleb(6).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+    micros = int(Decimal(repr(value)).scaleb(6).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+    if micros == 0 and value > 0:
+        raise InvalidAmount(f"{amount!r} is below the resolution of money, 0.000001: send 0 or at least 0.000001")
+    return micros
 
 
 def from_micros(micros: int) -> float:
     return micros / MICROS
+
+
+def representable(amount: float | None) -> float | None:
+    """``amount`` if it is one in micro-units (a pydantic validator; None passes): a
+    positive amount that would round to 0 is refused, never silently made 0."""
+    if amount is not None:
+        to_micros(amount)
+    return amount

@@ -120,3 +120,30 @@ def test_the_dashboard_shows_a_seeded_run(serve_bandit: Callable[..., BanditServ
 
     assert watched.problems == []
     assert watched.foreign == []
+
+
+READ_KEY = "dashboard-e2e-read-key-0123"
+
+
+def test_the_dashboard_opens_with_a_read_key_as_the_basic_password(
+    serve_bandit: Callable[..., BanditServer], browser: Browser
+) -> None:
+    """With a ``read`` key configured, Chromium answers the 401's Basic challenge with the
+    credentials it is given (as a person types them into its prompt), and the page and its
+    API calls load; without them, the page is refused."""
+    server = serve_bandit(env={"CPA_BANDIT_KEYS": f"read={READ_KEY},admin={ADMIN_KEY}"})
+    anonymous = browser.new_context()
+    refused = anonymous.request.get(f"{server.base_url}/dashboard")
+    assert refused.status == 401
+    assert [h["value"] for h in refused.headers_array if h["name"].lower() == "www-authenticate"] == [
+        'Basic realm="cpa-bandit"', "Bearer"
+    ]
+    anonymous.close()
+    context = browser.new_context(http_credentials={"username": "ops", "password": READ_KEY})
+    page = context.new_page()
+    watched = Watched(page)
+    assert page.goto(f"{server.base_url}/dashboard").status == 200
+    expect(page.locator("#status")).to_contain_text("Updated")
+    expect(page.locator("#offers-empty")).to_be_visible()
+    assert watched.problems == [] and watched.foreign == []
+    context.close()

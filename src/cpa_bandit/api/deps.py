@@ -47,8 +47,17 @@ LOCAL_CLIENTS = frozenset({"127.0.0.1", "::1", "testclient"})
 Starlette's TestClient, which runs in process)."""
 
 
-CHALLENGE = {"WWW-Authenticate": 'Basic realm="cpa-bandit", Bearer'}
-"""Basic first: a browser opening the dashboard then asks for the key (as the password)."""
+CHALLENGES = ('Basic realm="cpa-bandit"', "Bearer")
+"""The ``WWW-Authenticate`` headers of a 401, one per scheme and Basic first: a browser
+opening the dashboard then asks for the key (as the password). Chromium does not answer
+the two schemes combined in one header."""
+
+
+class Unauthorized(HTTPException):
+    """A 401 with one ``WWW-Authenticate`` header per scheme (``errors.py`` answers it)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(401, detail)
 
 
 def _presented_key(authorization: str | None) -> str | None:
@@ -78,14 +87,12 @@ def authorize(request: Request, role: Role) -> None:
     if given is not None:  # "" is a presented key that is wrong: unreadable Basic, empty Bearer
         roles = keys.roles_of(given)
         if not roles:
-            raise HTTPException(401, "invalid API key", headers=CHALLENGE)
+            raise Unauthorized("invalid API key")
         if role not in roles:
             raise HTTPException(403, f"this key's role may not use this route (it needs {role})")
         return
     if keys.has_key_for(role):
-        raise HTTPException(
-            401, "API key required in X-API-Key, Authorization: Bearer, or as the Basic password", headers=CHALLENGE
-        )
+        raise Unauthorized("API key required in X-API-Key, Authorization: Bearer, or as the Basic password")
     if role is Role.admin:
         raise HTTPException(403, "admin routes are disabled: no admin key is configured (CPA_BANDIT_KEYS or CPA_BANDIT_ADMIN_KEY)")
     client = request.client.host if request.client else None

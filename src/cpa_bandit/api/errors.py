@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from ..domain import DomainError
+from .deps import CHALLENGES, Unauthorized
 
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
@@ -14,5 +15,13 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.detail, **exc.extra}, status_code=exc.status_code, headers=headers)
 
 
+async def _unauthorized(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Unauthorized)
+    response = JSONResponse({"detail": exc.detail}, status_code=401)
+    response.raw_headers.extend((b"www-authenticate", challenge.encode()) for challenge in CHALLENGES)
+    return response
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(Unauthorized, _unauthorized)

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from ..caps import valid_timezone
 from ..domain import Offer
 from ..ids import MAX_OFFER_ID
-from ..money import MAX_AMOUNT, from_micros, to_micros
+from ..money import MAX_AMOUNT, from_micros, representable, to_micros
 from ..keys import Role
 from ..clickpath.path import patiently
 from .deps import guarded, service_of
@@ -27,12 +27,13 @@ class OfferIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(None, max_length=200, examples=["Casino DE — SOI"])
-    payout: float | None = Field(
+    payout: Annotated[float | None, AfterValidator(representable)] = Field(
         None,
         ge=0,
         le=MAX_AMOUNT,
         allow_inf_nan=False,
-        description="Declared payout per conversion: the prior for the offer's payout until its own conversions speak.",
+        description="Declared payout per conversion: the prior for the offer's payout until its own conversions speak"
+        " (in micro-units: at least 0.000001 when positive).",
         examples=[25.0],
     )
     status: Literal["active", "paused"] = Field("active", description="A paused offer is never chosen.")

@@ -18,10 +18,25 @@ Model = TypeVar("Model", bound=BaseModel)
 _SCHEMA_ONLY_KEYS = {"title", "description", "examples"}
 
 
+LISTS = ("offer_ids",)
+"""Parameters that may be repeated (``offer_ids=1&offer_ids=2``, as Python's ``requests``
+sends a list) and mean the comma list of their values in order."""
+
+
+def query_dict(request: Request) -> dict[str, str]:
+    """The query string as a plain dict (it validates faster than Starlette's multi-dict):
+    the last value of a repeated parameter, except for ``LISTS``, whose values are joined."""
+    params = request.query_params
+    query = dict(params)
+    for name in LISTS:
+        if request.scope["query_string"].count(name.encode() + b"=") > 1 and len(values := params.getlist(name)) > 1:
+            query[name] = ",".join(values)
+    return query
+
+
 def parse_query(model: type[Model], request: Request, **context: Any) -> Model:
     try:
-        # a plain dict validates faster than Starlette's multi-dict (the last value wins)
-        return model.model_validate(dict(request.query_params), context=context)
+        return model.model_validate(query_dict(request), context=context)
     except ValidationError as exc:
         errors = [
             {**error, "loc": ("query", *error["loc"])}

@@ -5,10 +5,19 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    ValidationInfo,
+)
 
 from ..ids import CLICK_ID_PATTERN, MAX_OFFER_ID, click_id_json, parse_offer_ids
-from ..money import MAX_AMOUNT, from_micros, to_micros
+from ..money import MAX_AMOUNT, from_micros, representable, to_micros
 from ..policies import PolicyParams, Sampler
 from ..keys import Role
 from ..clickpath.front import hot
@@ -35,9 +44,22 @@ ClickId = Annotated[
 ]
 
 
+def _absent_if_empty(value: object) -> object:
+    """``source=`` with no value is no source, as postbacks already read it: a template
+    whose macro was left empty must not lose the click."""
+    return None if value == "" else value
+
+
+SourceId = Annotated[str, StringConstraints(pattern=CLICK_ID_PATTERN)]
+"""A traffic source id (as click ids: 1-64 characters of ``[A-Za-z0-9._:-]``)."""
+
 SourceQuery = Annotated[
-    str | None,
-    Query(pattern=CLICK_ID_PATTERN, description="A traffic source id; omitted = all sources pooled.", examples=["fb-12"]),
+    SourceId | None,
+    BeforeValidator(_absent_if_empty),
+    Query(
+        description="A traffic source id; omitted (or empty) = all sources pooled.",
+        examples=["fb-12"],
+    ),
 ]
 
 
@@ -82,8 +104,12 @@ class SampleQuery(BaseModel):
         ),
     ] = None
     source: Annotated[
-        str | None,
-        Field(pattern=CLICK_ID_PATTERN, description="Traffic source id, recorded with the click.", examples=["src-7"]),
+        SourceId | None,
+        BeforeValidator(_absent_if_empty),
+        Field(
+            description="Traffic source id, recorded with the click; empty = none.",
+            examples=["src-7"],
+        ),
     ] = None
 
     def policy(self) -> PolicyParams:
@@ -96,7 +122,15 @@ class FeedbackQuery(BaseModel):
     click_id: ClickId
     reward: Annotated[
         float,
-        Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False, description="Revenue of the click; 0 = no conversion.", examples=[12.5]),
+        AfterValidator(representable),
+        Field(
+            ge=0,
+            le=MAX_AMOUNT,
+            allow_inf_nan=False,
+            description="Revenue of the click; 0 = no conversion. Money is kept in micro-units: a positive reward"
+            " must be at least 0.000001.",
+            examples=[12.5],
+        ),
     ]
 
 

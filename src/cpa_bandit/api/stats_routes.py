@@ -89,7 +89,12 @@ async def stats(
     request: Request,
     source: SourceQuery = None,
     offer_ids: Annotated[
-        str | None, Query(description="Comma-separated offer ids; omitted = every known offer.", examples=["1,2,3"])
+        list[str] | None,
+        Query(
+            description="Comma-separated offer ids, or the parameter repeated (merged in order); omitted = every"
+            " known offer.",
+            examples=["1,2,3"],
+        ),
     ] = None,
 ) -> StatsPage:
     """Counters of each offer (for one source, or pooled), pending and resolved clicks, the
@@ -97,10 +102,11 @@ async def stats(
     decisions."""
     ids = None
     if offer_ids is not None:
+        listed = ",".join(offer_ids)
         try:
-            ids = parse_offer_ids(offer_ids, request.app.state.settings.max_offers)
+            ids = parse_offer_ids(listed, request.app.state.settings.max_offers)
         except InvalidId as exc:
-            raise invalid_query("offer_ids", str(exc), offer_ids) from None
+            raise invalid_query("offer_ids", str(exc), listed) from None
     # a page over many offers takes a while (SQL over every offer, Monte Carlo): off the
     # event loop, so that decisions keep flowing while a dashboard polls
     reports = await asyncio.to_thread(service_of(request).report, ids, source)
