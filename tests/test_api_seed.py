@@ -7,7 +7,9 @@ from fastapi.testclient import TestClient
 
 from cpa_bandit.domain import Decision
 
-from conftest import ADMIN_KEY
+
+def admin_key(client: TestClient) -> str:
+    return client.app.state.settings.admin_key.get_secret_value()
 
 
 def sample(client: TestClient, click_id, offer_ids="1,2,3", **params):
@@ -226,5 +228,5 @@ def test_a_positive_reward_below_the_resolution_of_money_is_refused(client: Test
     assert response.status_code == 422
     assert "0.000001" in response.json()["detail"][0]["msg"]
     assert feedback(client, "tiny", "0.000001").json()["reward"] == 0.000001  # the click is still open
-    offer = client.put("/offers/5", json={"payout": 1e-7}, headers={"X-Admin-Key": ADMIN_KEY})
+    offer = client.put("/offers/5", json={"payout": 1e-7}, headers={"X-Admin-Key": admin_key(client)})
     assert offer.status_code == 422 and "0.000001" in offer.json()["detail"][0]["msg"]
