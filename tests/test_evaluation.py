@@ -309,3 +309,12 @@ def test_evaluate_command_refusals(tmp_path: Path, log_rows: list[LogRow]) -> No
     for missing in (tmp_path / "missing.csv", not_a_log):
         code, output = evaluate_cli("--log", str(missing), "--policy", "random")
         assert code == 2 and "--log" in output, output
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_evaluate_command_on_a_log_with_nothing_to_evaluate_says_so(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / f"empty.{fmt}"
+    write_log([], fmt, path)  # type: ignore[arg-type]
+    for extra in ((), ("--json",)):
+        code, output = evaluate_cli("--log", str(path), "--policy", "random", *extra)
+        assert code == 1 and "nothing to evaluate" in output and "nan" not in output.lower(), output

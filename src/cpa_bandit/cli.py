@@ -196,7 +196,7 @@ def evaluate(
     from pathlib import Path
 
     from .evaluation import Target
-    from .evaluation.command import LogUnreadable, run
+    from .evaluation.command import LogUnreadable, NothingToEvaluate, run
 
     try:
         target = Target.parse(policy, param or ())
@@ -206,6 +206,9 @@ def evaluate(
         run(Path(log), target, as_json)
     except LogUnreadable as exc:
         raise typer.BadParameter(str(exc), param_hint="--log") from None
+    except NothingToEvaluate as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
 
 
 def _moment(text: str | None, option: str) -> float | None:

@@ -213,7 +213,8 @@ def test_tables_json_lines_and_plots(tmp_path: Path) -> None:
     assert code == 0, output
     assert "Efficiency, mean ± std over 2 seed(s)" in output and "Cumulative regret" in output
     assert "drift (2nd half)" in output
-    assert "thompson on drift" in output and "vs best baseline on drift (random)" in output
+    assert "thompson − best baseline on drift (random)" in output
+    assert "target" not in output, "the targets of a development issue are not a user's"
     assert "mean" not in headers(output, "Efficiency"), "not every core scenario ran"
 
     lines = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]

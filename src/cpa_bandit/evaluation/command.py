@@ -16,6 +16,10 @@ class LogUnreadable(ValueError):
     """The file is not a decision log that ``export`` wrote."""
 
 
+class NothingToEvaluate(ValueError):
+    """The log has no resolved row with a propensity: every estimate would be NaN."""
+
+
 def _rows(path: Path) -> Iterator[LogRow]:
     """The log's rows; whatever the reader stumbles on is told as an unreadable log (raised
     from here, not from the estimators that consume the rows)."""
@@ -31,6 +35,12 @@ def run(log: Path, target: Target, as_json: bool) -> None:
     """Print the report (or JSON) on standard output; progress goes to standard error."""
     with progress(Console(stderr=True)) as on_progress:
         evaluation = evaluate(_rows(log), target, on_progress)
+    if evaluation.rounds == 0:
+        raise NothingToEvaluate(
+            f"nothing to evaluate in {log}: no resolved decision with a propensity"
+            f" ({evaluation.pending} pending, {evaluation.invalid} without a usable propensity);"
+            " wait for feedback, or export a longer range"
+        )
     if as_json:
         print(to_json(evaluation))
         return

@@ -20,7 +20,7 @@ from .jsonl import EarlierRun
 from .paired import Estimate, PerSeed, differences, seed_means
 from .scenarios import CORE_SCENARIOS, SCENARIOS
 from .summary import Summary
-from .targets import EXEMPT_BASELINE, target_baseline, target_lines
+from .leads import EXEMPT_BASELINE, best_baseline, lead_lines
 
 Pairing = Callable[[str, str], PerSeed]
 """(scenario, policy) → that policy's paired differences on that scenario, by seed."""
@@ -94,7 +94,7 @@ def reference_table(summary: Summary, reference: str | None) -> Table | None:
     """Each policy − ``reference`` on the same streams; by default − the best baseline of each
     scenario, the one its target holds up. None when there is nothing to compare with."""
     if reference is None:
-        references = {s: target_baseline(summary, s) for s in summary.scenarios}
+        references = {s: best_baseline(summary, s) for s in summary.scenarios}
         headers = {s: f"{_header(s)}\nvs {r}" for s, r in references.items()}
         policies = summary.policies
         title = f"Paired difference from each scenario's best baseline ({EXEMPT_BASELINE} aside)"
@@ -135,5 +135,5 @@ def print_report(
     console.print(regret_table(summary))
     for scenario in summary.scenarios:
         console.print(f"[bold]{scenario}[/]: {SCENARIOS[scenario].description}")
-    for met, line in target_lines(summary):
-        console.print(("[green]met    [/] " if met else "[red]missed [/] ") + line)
+    for leads, line in lead_lines(summary):
+        console.print(("[green]leads  [/] " if leads else "[red]trails [/] ") + line)
