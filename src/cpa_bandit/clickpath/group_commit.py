@@ -12,8 +12,8 @@ were not answered.
 Each operation keeps its own result: a refusal (an unknown click, a conflict) is that
 request's answer and does not disturb the others. When the store itself fails inside a
 batch (disk full, I/O error), nothing of the batch is assumed kept and its operations run
-again one by one, each getting its own answer. Both retries run in a thread, where a write
-may wait for another process's lock without stalling the event loop.
+again one by one, each getting its own answer. When another process holds SQLite's lock,
+the batch waits for it in a thread, without stalling the event loop.
 
 A store across the network (Redis) commits every batch in a thread (``in_thread``): the
 event loop goes on parsing and deciding the next requests while the batch waits for its
@@ -76,10 +76,15 @@ class GroupCommit:
             return
         try:
             results = _commit(self._store, writes)
-        except (StoreBusy, StoreUnavailable):
+        except StoreBusy:  # another process holds the lock: wait for it off the event loop
             self._spawn(self._in_a_thread(writes))
             return
-        _answer(writes, results)
+        except StoreUnavailable:  # each write alone, on the connection that failed
+            results = [_outcome(write) for write in writes]
+        busy = [not ok and isinstance(value, StoreBusy) for ok, value in results]
+        if any(busy):  # alone, a write found another process's lock: it waits off the loop
+            self._spawn(self._in_a_thread([w for w, b in zip(writes, busy) if b]))
+        _answer([w for w, b in zip(writes, busy) if not b], [r for r, b in zip(results, busy) if not b])
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
