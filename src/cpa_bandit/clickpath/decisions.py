@@ -93,8 +93,9 @@ class Decider:
         known to be down: it will not be)."""
         rows, reachable = self._rows(offer_ids, source)
         now = self._clock()
-        active = np.arange(len(offer_ids))
         resting = rows.paused | (rows.capped_until > now)
+        chosen_from = list(offer_ids)
+        arms = learning_stats(rows, source, self._learning)
         if resting.any():
             active = np.flatnonzero(~resting)
             if len(active) == 0:
@@ -103,9 +104,7 @@ class Decider:
                 if stored is not None and stored.decision.offer_id in offer_ids:
                     return stored.decision
                 raise _nothing_to_choose(offer_ids, rows, now)
-        chosen_from = [offer_ids[i] for i in active] if resting.any() else list(offer_ids)
-        arms = learning_stats(rows, source, self._learning)
-        if resting.any():
+            chosen_from = [offer_ids[i] for i in active]
             arms = arms.take(active)
         arms = replace(arms, population=self._population(chosen_from, arms))
         choice = select(arms, params, self._rng)

@@ -23,7 +23,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..api.limits import BodyTooLarge, Limits, counted, refusal, send_refusal
@@ -74,8 +74,8 @@ class Front:
         rid = incoming_or_new_request_id(scope["headers"])
         token = request_id.set(rid)
         id_header = (b"x-request-id", rid.encode("ascii"))
-        status = 500  # what the server answers if the app fails before starting a response
-        route: str | None = UNROUTED
+        status = 0  # none sent yet; 500 is what the server answers if the app fails before one
+        endpoint = self._routes.get((scope["method"], scope["path"]))
         started = perf_counter()
 
         async def send_with_id(message: Message) -> None:
@@ -85,54 +85,39 @@ class Front:
                 message = {**message, "headers": [*message.get("headers", ()), id_header]}
             await send(message)
 
+        refused = refusal(self._limits, scope)
         try:
-            refused = refusal(self._limits, scope)
-            endpoint = self._routes.get((scope["method"], scope["path"]))
             if refused is not None:
                 await send_refusal(send_with_id, *refused)
             elif endpoint is not None:
-                route = scope["path"]
-                status = await self._serve(endpoint, scope, receive, send, id_header)
+                await self._serve(endpoint, scope, counted(self._limits, receive), send_with_id)
             else:
-                route = None  # known once the app's routing took it
-                await self._delegate(scope, receive, send_with_id)
+                await self._stack(scope, counted(self._limits, receive), send_with_id)
+        except BodyTooLarge:
+            if not status:  # a chunked body that grew too large: nothing was answered yet
+                await send_refusal(send_with_id, 413, f"body over {self._limits.body_bytes} bytes")
         finally:
-            if route is None:
-                route = route_template(scope)
-            observed(self._metrics, self._log_requests, scope, route, status, perf_counter() - started)
+            # the hot routes have no path parameters: their path is their template
+            route = UNROUTED if refused is not None else scope["path"] if endpoint is not None else route_template(scope)
+            observed(self._metrics, self._log_requests, scope, route, status or 500, perf_counter() - started)
         # Reset only after a normal end: an exception goes on to the server, which logs it in
         # this request's task (its own context), and that line should carry the id too.
         request_id.reset(token)
 
-    async def _serve(self, endpoint: Endpoint, scope: Scope, receive: Receive, send: Send, id_header: tuple[bytes, bytes]) -> int:
-        """Run a hot endpoint and send its response; returns the status sent."""
-        request = Request(scope, counted(self._limits, receive) if scope["method"] == "POST" else receive)
+    async def _serve(self, endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run a hot endpoint and send its response (or its refusal, by the app's handler)."""
+        request = Request(scope, receive)
         try:
             response = await endpoint(request)
         except BodyTooLarge:
-            response = JSONResponse({"detail": f"body over {self._limits.body_bytes} bytes"}, 413)
+            raise
         except Exception as exc:
             handler = self._handler(exc)
             if handler is None:  # a bug: answer 500 and let the server log the traceback
-                await _send(send, _INTERNAL_ERROR, id_header)
+                await _send(send, _INTERNAL_ERROR)
                 raise
             response = await handler(request, exc)
-        await _send(send, response, id_header)
-        return response.status_code
-
-    async def _delegate(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = False
-
-        async def tracked_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self._stack(scope, counted(self._limits, receive), tracked_send)
-        except BodyTooLarge:
-            if not started:  # a chunked body that grew too large: nothing was answered yet
-                await send_refusal(send, 413, f"body over {self._limits.body_bytes} bytes")
+        await _send(send, response)
 
     def _handler(self, exc: Exception) -> Callable[[Request, Exception], Any] | None:
         """The app's handler for this exception (the nearest class up its MRO), as
@@ -145,8 +130,8 @@ class Front:
         return None
 
 
-async def _send(send: Send, response: Response, id_header: tuple[bytes, bytes]) -> None:
-    await send({"type": "http.response.start", "status": response.status_code, "headers": [*response.raw_headers, id_header]})
+async def _send(send: Send, response: Response) -> None:
+    await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
     await send({"type": "http.response.body", "body": response.body})
 
 

@@ -107,7 +107,7 @@ def _commit(store: Store, writes: list[_Write]) -> list[tuple[bool, Any]]:
     with store.batch([write.decision for write in writes if write.decision is not None]):
         results = [_outcome(write) for write in writes]
         for ok, value in results:
-            if not ok and isinstance(value, (StoreBusy, StoreUnavailable)):
+            if not ok and isinstance(value, StoreUnavailable):  # StoreBusy too
                 raise value
     return results
 

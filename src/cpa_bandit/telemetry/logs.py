@@ -25,8 +25,16 @@ REQUEST_FIELDS = ("method", "route", "path", "status", "duration_ms", "client")
 copied from a record, so that what a line may contain is decided here."""
 
 
+def _second(created: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
+
+
+def _with_millis(second: str, created: float) -> str:
+    return f"{second}.{int((created % 1) * 1000):03d}Z"
+
+
 def _timestamp(created: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + f".{int((created % 1) * 1000):03d}Z"
+    return _with_millis(_second(created), created)
 
 
 class _SecondClock:
@@ -40,8 +48,8 @@ class _SecondClock:
         created = time.time()
         second = int(created)
         if second != self._second:
-            self._second, self._text = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._text}.{int((created % 1) * 1000):03d}Z"
+            self._second, self._text = second, _second(second)
+        return _with_millis(self._text, created)
 
 
 class JsonFormatter(logging.Formatter):
