@@ -4,15 +4,40 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .config import DEFAULT_STORE
+from .config import DEFAULT_STORE, ConfigError
+from .domain import StoreUnavailable
 from .keys import Role, is_loopback
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .store import Store
 
 app = typer.Typer(help="Multi-armed-bandit offer selection for CPA platforms.", no_args_is_help=True)
 log = logging.getLogger("cpa_bandit.cli")
+
+USAGE_ERROR = 2
+"""The exit status of a command that cannot run as configured (click's, for bad options)."""
+
+
+class CommandFailed(Exception):
+    """What a command could not do, said in one line for its user."""
+
+
+@contextmanager
+def one_line_errors(command: str) -> Iterator[None]:
+    """A setting, a store or a server a command cannot use is the user's to fix: one line on
+    stderr and exit status 2, not a traceback through our modules and redis-py's."""
+    try:
+        yield
+    except (ConfigError, CommandFailed, StoreUnavailable) as exc:
+        typer.echo(f"cpa-bandit {command}: {exc}", err=True)
+        raise typer.Exit(USAGE_ERROR) from None
 
 
 @app.callback()
@@ -41,7 +66,7 @@ def serve(
 
     import uvicorn
 
-    from .config import Settings
+    from .config import load_settings
     from .telemetry.logs import log_config
     from .telemetry.multiprocess import metrics_directory
 
@@ -50,15 +75,16 @@ def serve(
         os.environ["CPA_BANDIT_STORE"] = store
     if log_level is not None:
         os.environ["CPA_BANDIT_LOG_LEVEL"] = log_level
-    settings = Settings()  # fail here, once, on bad settings rather than in every worker
-    keys = settings.key_ring()
+    with one_line_errors("serve"):  # here, once, rather than a traceback from every worker
+        settings = load_settings()
+        keys = settings.key_ring()
+        if not keys.configured and not is_loopback(host):
+            raise CommandFailed(
+                f"no API keys are configured: refusing to serve on {host}, a public interface; set"
+                " CPA_BANDIT_KEYS (or CPA_BANDIT_KEYS_FILE), or serve on 127.0.0.1"
+            )
+        _open_store(settings).close()
     unkeyed = [role for role in Role if not keys.has_key_for(role)]
-    if not keys.configured and not is_loopback(host):
-        raise typer.BadParameter(
-            f"no API keys are configured: refusing to serve on {host}, a public interface; set"
-            " CPA_BANDIT_KEYS (or CPA_BANDIT_KEYS_FILE), or serve on 127.0.0.1",
-            param_hint="--host",
-        )
     logging_config = log_config(settings.log_level)
     logging.config.dictConfig(logging_config)  # this process's lines are JSON too
     if unkeyed:
@@ -119,6 +145,14 @@ def simulate(
         str | None,
         typer.Option(help="Drive a running server on this machine (e.g. http://127.0.0.1:8000) instead of in process."),
     ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CPA_BANDIT_API_KEY",
+            help="With --http: an API key with the traffic and postback roles, for a server with keys.",
+            show_default=False,
+        ),
+    ] = None,
     store: Annotated[
         str, typer.Option(help="In-process store of the service's policies: memory or sqlite (temp file).")
     ] = "memory",
@@ -160,6 +194,7 @@ def simulate(
     from rich.console import Console
 
     from .sim.command import Plan, run
+    from .sim.http_client import SimHttpError
     from .sim.runner import RunOptions
     from .sim.world import WorldConfig
 
@@ -168,14 +203,18 @@ def simulate(
         base = WorldConfig(**sizes) if clicks is None else WorldConfig(clicks=clicks, **sizes)
         plan = Plan.check(
             scenario, policy, seeds, base, RunOptions(seconds_per_click), store, http,
-            Path(jsonl) if jsonl else None, Path(plots) if plots else None,
+            Path(jsonl) if jsonl else None, Path(plots) if plots else None, key=key,
             clicks_given=clicks is not None, reference=reference,
             paired_with=Path(paired_with) if paired_with else None, change_detection=change_detection,
         )  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     console = Console()
-    run(plan, console if console.is_terminal else Console(width=200))  # a file or pipe: no wrapped cells
+    with one_line_errors("simulate"):
+        try:
+            run(plan, console if console.is_terminal else Console(width=200))  # a file or pipe: no wrapped cells
+        except SimHttpError as exc:
+            raise CommandFailed(f"{http}: {exc}") from None
 
 
 @app.command()
@@ -246,28 +285,46 @@ def export(
         typer.Option(help=f"Store URL (default: $CPA_BANDIT_STORE or {DEFAULT_STORE}).", show_default=False),
     ] = None,
 ) -> None:
-    """Write the decision log, joined with outcomes, as Open Bandit Pipeline-style rounds."""
+    """Write the decision log, joined with outcomes, as Open Bandit Pipeline-style rounds.
+
+    It only reads: the store is opened read-only, and a SQLite file must exist."""
     import math
     from pathlib import Path
 
     import numpy as np
 
-    from .config import Settings
+    from .config import load_settings
     from .decision_log import write_log
     from .service import BanditService
-    from .store import open_store
 
     path = Path(output) if output else None
     fmt = format or ("parquet" if path is not None and path.suffix == ".parquet" else "csv")
     if fmt not in ("csv", "parquet"):
         raise typer.BadParameter(f"{fmt!r}: use csv or parquet", param_hint="--format")
     first, end = _moment(since, "--since"), _moment(until, "--until")
-    settings = Settings()
-    service = BanditService(open_store(store or settings.store, **settings.store_options()), np.random.default_rng())
-    try:
-        rows = service.decision_log(-math.inf if first is None else first, math.inf if end is None else end)
-        written = write_log(rows, fmt, path)  # type: ignore[arg-type]
-    finally:
-        service.store.close()
+    with one_line_errors("export"):
+        if first is not None and end is not None and first >= end:
+            raise CommandFailed(f"--since {since} is not before --until {until}: there is nothing between them")
+        service = BanditService(_open_store(load_settings(), store, read_only=True), np.random.default_rng())
+        try:
+            rows = service.decision_log(-math.inf if first is None else first, math.inf if end is None else end)
+            written = write_log(rows, fmt, path)  # type: ignore[arg-type]
+        except OSError as exc:
+            raise CommandFailed(f"cannot write {path}: {exc.strerror}") from None
+        finally:
+            service.store.close()
     if path is not None:
         typer.echo(f"{written} decisions written to {path}", err=True)
+
+
+def _open_store(settings: Settings, url: str | None = None, *, read_only: bool = False) -> Store:
+    """The store a command names (else the settings'), or why it cannot be opened."""
+    from .store import open_store
+
+    url = url or settings.store
+    try:
+        return open_store(url, read_only=read_only, **settings.store_options())
+    except (ValueError, RuntimeError) as exc:
+        raise CommandFailed(str(exc)) from None
+    except OSError as exc:
+        raise CommandFailed(f"cannot open the store {url}: {exc.strerror or exc}") from None

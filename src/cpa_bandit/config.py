@@ -5,17 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .keys import KeyRing, Role, parse_keys
+from .keys import KeyRing, Role, checked_key, parse_keys
 from .postbacks import PostbackFormat
 
 DEFAULT_STORE = "sqlite:///data/cpa-bandit.db"
+ENV_PREFIX = "CPA_BANDIT_"
+
+
+class ConfigError(ValueError):
+    """A setting the service cannot start with, said in one line that names the variable."""
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CPA_BANDIT_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
     store: str = Field(
         DEFAULT_STORE, description="sqlite:///path.db | redis://host:port/db | redis+cluster://host:port | memory://"
@@ -47,7 +52,9 @@ class Settings(BaseSettings):
     store_retry_s: float = Field(
         1.0, gt=0, description="After the store failed a decision, decide from last known statistics this long."
     )
-    admin_key: SecretStr | None = Field(None, description="An admin key (kept for compatibility with CPA_BANDIT_KEYS).")
+    admin_key: SecretStr | None = Field(
+        None, description="An admin key, at least 16 characters (kept for compatibility; CPA_BANDIT_KEYS has roles)."
+    )
     keys: SecretStr | None = Field(
         None, description='API keys with roles: "traffic=…,postback=…,read=…,admin=…" (each at least 16 characters).'
     )
@@ -119,13 +126,32 @@ class Settings(BaseSettings):
         }
 
     def key_ring(self) -> KeyRing:
-        entries = parse_keys(self.keys.get_secret_value()) if self.keys else []
-        if self.admin_key:
-            entries.append((Role.admin, self.admin_key.get_secret_value()))
-        return KeyRing(entries, self.keys_file)
+        """Every configured key, under one rule; a bad one is a :class:`ConfigError`."""
+        try:
+            entries = parse_keys(self.keys.get_secret_value()) if self.keys else []
+            if self.admin_key:
+                entries.append((Role.admin, checked_key(self.admin_key.get_secret_value(), f"{ENV_PREFIX}ADMIN_KEY")))
+            return KeyRing(entries, self.keys_file)
+        except OSError as exc:
+            raise ConfigError(f"{ENV_PREFIX}KEYS_FILE: cannot read {self.keys_file}: {exc.strerror}") from None
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     def postback_format(self) -> PostbackFormat:
         token = self.postback_token.get_secret_value() if self.postback_token else None
         return PostbackFormat.configured(
             self.postback_aliases, self.postback_statuses, self.currency, self.currency_rates, token, self.postback_token_param
         )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """The settings, or a :class:`ConfigError` naming each bad variable: pydantic's report
+    spans lines per error and names fields, where an operator edits environment variables."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = [
+            f"{ENV_PREFIX}{str(error['loc'][0]).upper()}: {error['msg']}" if error["loc"] else error["msg"]
+            for error in exc.errors(include_url=False)
+        ]
+        raise ConfigError("; ".join(problems)) from None

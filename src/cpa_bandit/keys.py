@@ -28,6 +28,8 @@ class Role(StrEnum):
     """Registry changes, reset; implies every other role."""
 
 
+MIN_KEY_LENGTH = 16
+
 FILE_CHECK_S = 1.0
 """How often the keys file's modification is checked, at most."""
 
@@ -54,10 +56,18 @@ def parse_keys(text: str, origin: str = "CPA_BANDIT_KEYS") -> list[tuple[Role, s
             if not sep or not key or role not in Role.__members__:
                 roles = ", ".join(Role.__members__)
                 raise ValueError(f"{origin} line {number}: expected role=key with role one of {roles}")
-            if len(key) < 16:
-                raise ValueError(f"{origin} line {number}: a {role} key must be at least 16 characters")
-            found.append((Role(role), key))
+            found.append((Role(role), checked_key(key, f"{origin} line {number}: the {role} key")))
     return found
+
+
+def checked_key(key: str, what: str) -> str:
+    """One rule for every key, wherever it is configured: a short key is guessable, and one
+    with spaces or commas would not survive the ``role=key,…`` syntax or an HTTP header."""
+    if len(key) < MIN_KEY_LENGTH:
+        raise ValueError(f"{what} has {len(key)} characters; keys must have at least {MIN_KEY_LENGTH}")
+    if not key.isprintable() or any(c.isspace() or c in ",#" for c in key):
+        raise ValueError(f"{what} holds a space, a comma, a '#' or an unprintable character")
+    return key
 
 
 def _digest(key: str) -> bytes:

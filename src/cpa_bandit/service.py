@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import NoReturn
 
@@ -29,7 +29,7 @@ from .policies import MODEL_VERSION, PolicyParams, choice_probabilities
 from .policies.change import changed
 from .policies.thompson import rpc_posterior
 from .store import Store
-from .store.base import HOUR, ClickRecord, HourCounts
+from .store.base import HOUR, ClickRecord, HourCounts, LoggedDecision
 
 RECENT_DECISIONS = 1_000
 """How many of the latest decisions the "share of recent decisions" is taken over."""
@@ -240,9 +240,14 @@ class BanditService:
         """The logged decisions made in [since, until), in order, with their outcomes so
         far: approved revenue, 0 once the attribution window passed without any, None while
         pending. ``action`` indexes the offer among all known offers (Open Bandit
-        Pipeline's integer actions)."""
+        Pipeline's integer actions). The offers are read before this returns, so an
+        unreachable store fails the call rather than a writer half-way through its output."""
         actions = {offer_id: i for i, offer_id in enumerate(self.store.known_offer_ids())}
-        for n, logged in enumerate(self.store.decision_log(since, until)):
+        return self._log_rows(actions, self.store.decision_log(since, until))
+
+    @staticmethod
+    def _log_rows(actions: dict[int, int], logged_decisions: Iterable[LoggedDecision]) -> Iterator[LogRow]:
+        for n, logged in enumerate(logged_decisions):
             decision, reward = logged.decision, logged.totals.reward_micros
             assert decision.evidence is not None, "the log holds decisions with their evidence"
             yield LogRow(

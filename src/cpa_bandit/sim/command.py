@@ -60,6 +60,7 @@ class Plan:
         jsonl: Path | None,
         plots: Path | None,
         *,
+        key: str | None = None,
         clicks_given: bool = True,
         reference: str | None = None,
         paired_with: Path | None = None,
@@ -79,7 +80,7 @@ class Plan:
             raise ValueError("--seeds must be at least 1")
         target = None
         if http is not None:
-            target = Target.parse(http)
+            target = Target.parse(http, key)
             if store != "memory":
                 raise ValueError("--store applies in process only; over --http the server has its own store")
             if not change_detection:

@@ -15,7 +15,7 @@ import ipaddress
 import json
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
 import numpy as np
@@ -42,9 +42,11 @@ class Target:
 
     host: str
     port: int
+    key: str | None = field(default=None, repr=False)
+    """An API key with the traffic and postback roles (or admin), for a server with keys."""
 
     @classmethod
-    def parse(cls, url: str) -> Target:
+    def parse(cls, url: str, key: str | None = None) -> Target:
         parts = urlsplit(url)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"--http needs a URL like http://127.0.0.1:8000, got {url!r}")
@@ -58,7 +60,7 @@ class Target:
                 loopback = False
             if not loopback:
                 raise ValueError(f"--http only drives a server on this machine (loopback), not {host!r}")
-        return cls(host, parts.port or 80)
+        return cls(host, parts.port or 80, key or None)
 
 
 class HttpBackend:
@@ -83,6 +85,7 @@ class HttpServicePolicy:
         self.params = params.as_dict()
         self.pass_source = pass_source
         self._connection = http.client.HTTPConnection(target.host, target.port, timeout=TIMEOUT_S)
+        self._headers = {"X-API-Key": target.key} if target.key else {}
 
     def click_id(self, click: int) -> str:
         return f"sim{self.token:010x}-{click}"
@@ -114,7 +117,7 @@ class HttpServicePolicy:
             if attempt:
                 time.sleep(RETRY_PAUSE_S)
             try:
-                self._connection.request(method, url)
+                self._connection.request(method, url, headers=self._headers)
                 response = self._connection.getresponse()
                 payload = response.read()
             except (OSError, http.client.HTTPException) as exc:
@@ -123,7 +126,15 @@ class HttpServicePolicy:
                 continue
             if response.status == 200:
                 return json.loads(payload)
-            error = f"answered {response.status}: {payload[:500]!r}"
+            error = f"answered {response.status}: {_detail(payload)}"
             if response.status != 503:
                 break
-        raise SimHttpError(f"{method} {url} {error}")
+        raise SimHttpError(f"{method} {path} {error}")
+
+
+def _detail(payload: bytes) -> str:
+    """The service's ``detail``: what a user needs from an error answer, in one line."""
+    try:
+        return str(json.loads(payload)["detail"])
+    except (ValueError, KeyError, TypeError):
+        return repr(payload[:200])

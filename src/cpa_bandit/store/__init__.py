@@ -20,7 +20,10 @@ def open_store(
     click_ttl_s: float = 90 * 86_400.0,
     timeout_s: float = 0.2,
     redis_prefix: str = "cpab",
+    read_only: bool = False,
 ) -> Store:
+    """``read_only``: for commands that only read (``export``): a SQLite file must exist and is
+    opened read-only, so a mistyped path is an error rather than a new empty database."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         raise ValueError(f"store URL {url!r} has no scheme; use sqlite:///path.db or memory://")
@@ -30,7 +33,7 @@ def open_store(
         path = rest[1:] if rest.startswith("/") else rest
         if not path:
             raise ValueError(f"store URL {url!r} names no file; e.g. sqlite:///data/cpa-bandit.db")
-        return SQLiteStore(path, synchronous=sqlite_synchronous)
+        return SQLiteStore(path, synchronous=sqlite_synchronous, read_only=read_only)
     if scheme in ("redis", "rediss", "redis+cluster"):
         from .redis import RedisStore  # redis-py is only imported by deployments that use it
 

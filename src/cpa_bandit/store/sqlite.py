@@ -169,19 +169,24 @@ class SQLiteStore:
         synchronous: str = "NORMAL",
         busy_timeout_ms: int = 10_000,
         loop_busy_timeout_ms: int = 50,
+        read_only: bool = False,
     ):
         self.path = str(path)
         if self.path == ":memory:" or synchronous not in _SYNCHRONOUS:
             # each thread's connection would see its own empty in-memory database
             raise ValueError(f"SQLiteStore needs a file and synchronous in {_SYNCHRONOUS}; use memory:// for RAM")
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._read_only = read_only
+        if read_only and not Path(self.path).is_file():
+            raise ValueError(f"no database at {self.path}")
+        if not read_only:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._synchronous = synchronous
         self._busy_timeout_ms = busy_timeout_ms
         self._loop_busy_timeout_ms = loop_busy_timeout_ms
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
-        self._migrate()
+        self._check_schema() if read_only else self._migrate()
 
     # --- domain operations -------------------------------------------------------------
 
@@ -444,12 +449,14 @@ class SQLiteStore:
         """One connection per thread: sqlite3 connections must not cross threads."""
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            target, uri = (f"{Path(self.path).resolve().as_uri()}?mode=ro", True) if self._read_only else (self.path, False)
+            db = sqlite3.connect(target, uri=uri, isolation_level=None, check_same_thread=False)
             self._local.on_loop = _on_event_loop()
             timeout = self._loop_busy_timeout_ms if self._local.on_loop else self._busy_timeout_ms
             db.execute(f"PRAGMA busy_timeout = {int(timeout)}")
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute(f"PRAGMA synchronous = {self._synchronous}")
+            if not self._read_only:  # a reader takes the file's journal mode as it is
+                db.execute("PRAGMA journal_mode = WAL")
+                db.execute(f"PRAGMA synchronous = {self._synchronous}")
             self._local.db = db
             with self._connections_lock:
                 self._connections.append(db)
@@ -501,14 +508,30 @@ class SQLiteStore:
 
     def _migrate(self) -> None:
         with self._transaction() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"{self.path} has schema version {version}; this cpa-bandit knows up to"
-                    f" {SCHEMA_VERSION}: upgrade cpa-bandit rather than downgrade the data"
-                )
+            version = self._schema_version(db)
             for target in range(version + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[target]:
                     db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _check_schema(self) -> None:
+        """A reader may not migrate: it needs the schema this code reads."""
+        try:
+            version = self._schema_version(self._db())
+        except sqlite3.DatabaseError as exc:
+            raise RuntimeError(f"cannot read {self.path}: {exc}") from None
+        if version != SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{self.path} is not a cpa-bandit database" if version == 0 else f"{self.path} has schema version"
+                f" {version}, older than this cpa-bandit's {SCHEMA_VERSION}: serve it once to upgrade it"
+            )
+
+    def _schema_version(self, db: sqlite3.Connection) -> int:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{self.path} has schema version {version}; this cpa-bandit knows up to"
+                f" {SCHEMA_VERSION}: upgrade cpa-bandit rather than downgrade the data"
+            )
+        return version
 
