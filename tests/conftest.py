@@ -17,7 +17,7 @@ from cpa_bandit.store import MemoryStore, SQLiteStore, Store
 from cpa_bandit.store.redis import RedisStore
 from redis_servers import RedisClusterServers, RedisServer
 
-ADMIN_KEY = "test-admin-key"
+ADMIN_KEY = "test-admin-key-0123456"
 _PREFIXES = itertools.count()
 
 

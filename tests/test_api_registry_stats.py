@@ -14,7 +14,7 @@ from cpa_bandit.api import create_app
 from cpa_bandit.config import Settings
 from cpa_bandit.sim.runner import SimClock
 
-ADMIN = {"X-Admin-Key": "test-admin-key"}
+ADMIN = {"X-Admin-Key": "test-admin-key-0123456"}
 
 
 def sample(client: TestClient, click_id, offer_ids="1,2,3", **params):
@@ -73,9 +73,9 @@ def test_a_paused_offer_is_never_chosen(client: TestClient) -> None:
 def test_a_declared_payout_is_the_prior_until_conversions_speak(tmp_path: Path) -> None:
     """Two offers with the same evidence and no conversion yet: the one declared 10x more
     valuable gets the traffic; once both converted alike, their own payouts decide."""
-    settings = Settings(store=f"sqlite:///{tmp_path}/p.db", admin_key="k")
+    settings = Settings(store=f"sqlite:///{tmp_path}/p.db", admin_key="k" * 16)
     with TestClient(create_app(settings, rng=np.random.default_rng(1))) as client:
-        headers = {"X-Admin-Key": "k"}
+        headers = {"X-Admin-Key": "k" * 16}
         client.put("/offers/1", json={"payout": 5}, headers=headers)
         client.put("/offers/2", json={"payout": 50}, headers=headers)
 

@@ -17,7 +17,7 @@ from cpa_bandit.config import Settings
 from cpa_bandit.domain import StoreUnavailable
 from cpa_bandit.store import MemoryStore
 
-ADMIN_KEY = "test-admin-key"  # as configured by the `app` fixture in conftest.py
+ADMIN_KEY = "test-admin-key-0123456"  # as configured by the `app` fixture in conftest.py
 
 
 def clicks_of(client: TestClient, offer_id: int = 1) -> int:
@@ -79,9 +79,9 @@ def test_default_store_is_sqlite_under_data() -> None:
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CPA_BANDIT_STORE", "memory://")
     monkeypatch.setenv("CPA_BANDIT_MAX_OFFERS", "2")
-    monkeypatch.setenv("CPA_BANDIT_ADMIN_KEY", "k")
+    monkeypatch.setenv("CPA_BANDIT_ADMIN_KEY", "k" * 16)
     settings = Settings()
-    assert (settings.store, settings.max_offers, settings.admin_key.get_secret_value()) == ("memory://", 2, "k")
+    assert (settings.store, settings.max_offers, settings.admin_key.get_secret_value()) == ("memory://", 2, "k" * 16)
     with TestClient(create_app(settings)) as client:
         assert client.get("/sample/", params={"click_id": 1, "offer_ids": "1,2,3"}).status_code == 422
         assert client.get("/sample/", params={"click_id": 1, "offer_ids": "1,2"}).status_code == 200

@@ -18,7 +18,7 @@ from cpa_bandit.config import Settings
 from cpa_bandit.domain import Offer
 from cpa_bandit.sim.runner import SimClock
 
-ADMIN = {"X-Admin-Key": "test-admin-key"}
+ADMIN = {"X-Admin-Key": "test-admin-key-0123456"}
 NEW_YORK = ZoneInfo("America/New_York")
 
 
@@ -35,7 +35,7 @@ def clock() -> SimClock:
 
 @pytest.fixture
 def client(tmp_path: Path, clock: SimClock) -> Iterator[TestClient]:
-    settings = Settings(store=f"sqlite:///{tmp_path}/caps.db", admin_key="test-admin-key")
+    settings = Settings(store=f"sqlite:///{tmp_path}/caps.db", admin_key="test-admin-key-0123456")
     with TestClient(create_app(settings, rng=np.random.default_rng(3), clock=clock)) as test_client:
         yield test_client
 

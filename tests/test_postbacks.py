@@ -15,7 +15,7 @@ from cpa_bandit.conversions import Status
 from cpa_bandit.domain import PostbackRefused
 from cpa_bandit.postbacks import PostbackFormat, parse_postback
 
-ADMIN = {"X-Admin-Key": "test-admin-key"}
+ADMIN = {"X-Admin-Key": "test-admin-key-0123456"}
 
 # The templates as shared/cpa-conventions.md documents them, macros replaced by values.
 TRACKER_TEMPLATES = {
