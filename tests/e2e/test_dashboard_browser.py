@@ -4,78 +4,30 @@ The page opens on an empty service (its empty state), a run is seeded through th
 page's own refresh brings the offers in (Playwright's clock stands in for the 10 s wait), and
 then: the table lists the seeded offers with their names as text, both charts have drawn
 shapes, a source can be chosen, nothing was logged to the console, no request left loopback.
-Screenshots go to ``test-artifacts/`` at the repository root.
-
-The browser is Debian's ``chromium`` (``make test`` installs it), never one that
-``playwright install`` would download.
+Screenshots go to ``test-artifacts/`` at the repository root. The browser and what a page
+must not do are in ``headless.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from urllib.parse import urlsplit
+from collections.abc import Callable
 
 import pytest
 from dashboard_run import OFFERS, SOURCES, seed_run
 from e2e_harness import BanditServer
-from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect, sync_playwright
+from headless import ARTEFACTS, Watched, browser  # noqa: F401  (browser: a fixture)
+from playwright.sync_api import Browser, expect
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # CI runs as root
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ADMIN_KEY = "dashboard-e2e-admin-key-0123"
 REFRESH_MS = 10_000
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 DRAWN_SHAPES = """svg => [...svg.querySelectorAll("rect, circle, path")]
     .filter(shape => shape.querySelector("title") || shape.tagName === "path")
     .map(shape => shape.getBBox())
     .filter(box => box.width > 0 && box.height > 0).length"""
 """Data marks of a chart (shapes with a tooltip, and lines) that the browser laid out with a size."""
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), "the dashboard's test needs Debian's chromium: `make chromium`"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-class Watched:
-    """What a page did that a clean dashboard never does: console messages of any level,
-    uncaught errors, failed requests, and requests to hosts other than loopback (aborted)."""
-
-    def __init__(self, page: Page) -> None:
-        self.problems: list[str] = []
-        self.foreign: list[str] = []
-        page.on("console", self._console)
-        page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
-        page.on("requestfailed", lambda request: self.problems.append(f"failed: {request.url} {request.failure}"))
-        page.route("**/*", self._route)
-
-    def _console(self, message: ConsoleMessage) -> None:
-        self.problems.append(f"console {message.type}: {message.text}")
-
-    def _route(self, route: Route) -> None:
-        url = route.request.url
-        if url.startswith("data:") or urlsplit(url).hostname in LOOPBACK:
-            route.continue_()
-        else:
-            self.foreign.append(url)
-            route.abort()
 
 
 def test_the_dashboard_shows_a_seeded_run(serve_bandit: Callable[..., BanditServer], browser: Browser) -> None:

@@ -22,7 +22,16 @@ from ..service import BanditService, Clock, DecisionPath, Learning, Retention
 from ..store import Store, open_store
 from ..telemetry.metrics import Metrics, StoreCollector
 from ..telemetry.store import instrumented
-from . import admin_routes, dashboard_routes, metrics_routes, offer_routes, postback_routes, seed_routes, stats_routes
+from . import (
+    admin_routes,
+    dashboard_routes,
+    docs_routes,
+    metrics_routes,
+    offer_routes,
+    postback_routes,
+    seed_routes,
+    stats_routes,
+)
 from .errors import install_error_handlers
 from .limits import Limits
 
@@ -92,7 +101,14 @@ def create_app(
         store.close()
         metrics.close()
 
-    app = FrontedApp(title="cpa-bandit", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FrontedApp(
+        title="cpa-bandit",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # FastAPI's page loads Swagger UI from a CDN: docs_routes serves it from here
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.service = service
     app.state.postback_format = settings.postback_format()
@@ -116,4 +132,5 @@ def create_app(
     app.include_router(admin_routes.router)
     app.include_router(dashboard_routes.router)
     app.include_router(metrics_routes.router)
+    app.include_router(docs_routes.router)
     return app
