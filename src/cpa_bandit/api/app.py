@@ -20,6 +20,7 @@ from ..clickpath.group_commit import GroupCommit
 from ..clickpath.path import ClickPath
 from ..service import BanditService, Clock, DecisionPath, Learning, Retention
 from ..store import Store, open_store
+from ..telemetry.logs import keep_query_strings_out_of_access_logs
 from ..telemetry.metrics import Metrics, StoreCollector
 from ..telemetry.store import instrumented
 from . import (
@@ -76,6 +77,7 @@ def create_app(
     rng: np.random.Generator | None = None,
     clock: Clock | None = None,
 ) -> FastAPI:
+    keep_query_strings_out_of_access_logs()  # however uvicorn was started
     settings = settings or Settings()
     store = store or open_store(settings.store, **settings.store_options())
     metrics = Metrics.from_environment()

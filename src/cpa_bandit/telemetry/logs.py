@@ -141,3 +141,29 @@ class RequestLog:
         if type(handler) is not logging.StreamHandler or handler.filters or type(handler.formatter) is not JsonFormatter:
             return None
         return handler
+
+
+class WithoutQueryStrings(logging.Filter):
+    """Cuts the query string off every path in a record of uvicorn's access log.
+
+    ``cpa-bandit serve`` turns that log off and writes its own lines, but ``uvicorn app:app``
+    (the seed's way to run) keeps it, and its request line carries the query string: click
+    ids, and a postback's ``token=``, a secret. Filtering the logger keeps uvicorn's line, and
+    whatever handlers and format the operator gave uvicorn, without what must not be stored."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                arg.partition("?")[0] if isinstance(arg, str) and arg.startswith("/") else arg for arg in record.args
+            )
+        return True
+
+
+UVICORN_ACCESS_LOGGER = "uvicorn.access"
+
+
+def keep_query_strings_out_of_access_logs() -> None:
+    """Install :class:`WithoutQueryStrings` on uvicorn's access logger, once per process."""
+    logger = logging.getLogger(UVICORN_ACCESS_LOGGER)
+    if not any(isinstance(existing, WithoutQueryStrings) for existing in logger.filters):
+        logger.addFilter(WithoutQueryStrings())
