@@ -71,7 +71,7 @@ def test_a_snapshot_of_a_service_without_traffic(client: TestClient) -> None:
 def test_the_pooled_snapshot(seeded: TestClient) -> None:
     data = seeded.get("/dashboard/data", params={"hours": 6}).json()
     assert data["sources"] == sorted(SOURCES) and data["source"] is None and data["hours"] == 6
-    rows = {row["offer_id"]: row for row in data["offers"]}
+    rows = {int(row["offer_id"]): row for row in data["offers"]}
     assert set(rows) == set(OFFERS)
     assert {offer_id: row["name"] for offer_id, row in rows.items()} == {i: o[0] for i, o in OFFERS.items()}
     assert sum(row["clicks"] for row in rows.values()) == 200

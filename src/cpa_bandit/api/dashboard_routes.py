@@ -48,13 +48,20 @@ PAGE_HEADERS = {
 could still not run a script nor send anything elsewhere."""
 
 
+class DashboardOffer(OfferStatsRow):
+    """A row of ``/stats/``, its id as text: the page's JavaScript reads JSON numbers as
+    doubles, which are exact only up to 2**53, and offer ids go up to 2**63 - 1."""
+
+    offer_id: str  # type: ignore[assignment]
+
+
 class DashboardData(BaseModel):
     """One refresh of the page."""
 
     updated_at: float = Field(description="Service time of the snapshot, Unix seconds.")
     source: str | None = Field(description="The traffic source of `offers`; null = all sources pooled.")
     sources: list[str] = Field(description="Every traffic source that clicks named.")
-    offers: list[OfferStatsRow]
+    offers: list[DashboardOffer]
     postbacks: PostbackCounts
     currency: str = Field(description="Of every amount.")
     hours: int = Field(description="Hours covered by the charts, the current one included.")
@@ -84,7 +91,7 @@ def _snapshot(service: BanditService, source: str | None, hours: int, currency: 
         updated_at=now,
         source=source,
         sources=service.sources(),
-        offers=[offer_row(report) for report in reports],
+        offers=[DashboardOffer(**{**dict(offer_row(report)), "offer_id": str(report.counters.offer_id)}) for report in reports],
         postbacks=PostbackCounts.of(service.postback_counts()),
         currency=currency,
         hours=hours,

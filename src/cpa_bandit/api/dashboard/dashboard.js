@@ -131,6 +131,14 @@ function offerCell(row) {
   return cell;
 }
 
+function epcCell(row) {
+  // the model's estimate, on the basis of its interval beside it; the plain ratio over every
+  // click counts pending clicks, which have not converted yet, so it can sit below that interval
+  const cell = number(formats.epc.format(row.rpc_mean));
+  cell.title = `${formats.epc.format(row.rpc)} approved revenue per click over all ${formats.count.format(row.clicks)} clicks, pending ones included`;
+  return cell;
+}
+
 function renderOffers(data) {
   const rows = data.offers;
   const best = Math.max(...rows.map((row) => row.p_best));
@@ -145,7 +153,7 @@ function renderOffers(data) {
         number(formats.count.format(row.clicks)),
         number(formats.count.format(row.conversions)),
         number(formats.rate.format(row.cr)),
-        number(formats.epc.format(row.rpc)),
+        epcCell(row),
         number(`${formats.epc.format(row.rpc_low)} – ${formats.epc.format(row.rpc_high)}`),
         meter(row.p_best),
         meter(row.recent_share),
