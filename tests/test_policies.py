@@ -207,3 +207,37 @@ def test_select_reports_ucbs_propensity_and_leaves_thompsons_to_the_log() -> Non
     assert PolicyParams.from_dict(params.as_dict()).fixed_prior == params.fixed_prior
     learned = PolicyParams(Sampler.thompson)
     assert learned.as_dict() == {"sampler": "thompson"} and PolicyParams.from_dict(learned.as_dict()) == learned
+
+
+@pytest.mark.parametrize("sampler", [Sampler.ucb, Sampler.thompson])
+def test_the_floor_gives_every_offer_its_share_and_the_probabilities_say_so(sampler: Sampler) -> None:
+    """A clear leader takes nearly all of the sampler's choices; with a 5 % floor over 5
+    offers each other offer still gets 5 %, the leader the rest, exactly as
+    ``choice_probabilities`` (the logged propensity) says."""
+    s = stats([500, 500, 500, 500, 500], [500] * 5, [5, 5, 5, 5, 100], [50, 50, 50, 50, 1_000])
+    params = PolicyParams(sampler, min_share=0.05)
+    rng = np.random.default_rng(5)
+    n = 8_000
+    picks = [select(s, params, rng) for _ in range(n)]
+    shares = np.bincount([p.index for p in picks], minlength=5) / n
+    probabilities = choice_probabilities(s, params)
+    assert probabilities == pytest.approx([0.05, 0.05, 0.05, 0.05, 0.80], abs=1e-3)
+    assert np.all(np.abs(shares - probabilities) <= 4 * np.sqrt(probabilities * (1 - probabilities) / n))
+    if sampler is Sampler.ucb:  # stored at decision time: the floor is in it
+        assert {round(p.propensity, 9) for p in picks} == {0.05, 0.8}
+    assert PolicyParams.from_dict(params.as_dict()) == params
+    too_many = PolicyParams(sampler, min_share=0.4)  # 5 × 0.4 > 1: uniform, not more than certain
+    assert choice_probabilities(s, too_many) == pytest.approx([0.2] * 5)
+
+
+def test_a_holdout_click_is_uniform_and_logged_as_such() -> None:
+    s = stats([500, 500, 500], [500] * 3, [5, 5, 100], [50, 50, 1_000])
+    params = PolicyParams(Sampler.thompson, holdout=True)
+    rng = np.random.default_rng(6)
+    picks = [select(s, params, rng) for _ in range(6_000)]
+    shares = np.bincount([p.index for p in picks], minlength=3) / 6_000
+    assert np.all(np.abs(shares - 1 / 3) <= 4 * np.sqrt(2 / 9 / 6_000))
+    assert {p.propensity for p in picks} == {1 / 3}
+    assert choice_probabilities(s, params).tolist() == [1 / 3] * 3
+    assert params.as_dict() == {"sampler": "thompson", "holdout": 1.0}
+    assert PolicyParams.from_dict(params.as_dict()) == params

@@ -50,6 +50,8 @@ def choice_frequency(stats: ArmStats, params: PolicyParams, rng: np.random.Gener
     scores = thompson_scores(stats, params.fixed_prior, rng, draws=DRAWS)
     leaders = scores == scores.max(axis=1, keepdims=True)
     picks = (leaders * rng.random(scores.shape)).argmax(axis=1)  # ties break at random, as in select
+    explore = rng.random(DRAWS) < k * params.floor(k)  # the floor's uniform share, as in select
+    picks[explore] = rng.integers(k, size=int(explore.sum()))
     return np.bincount(picks, minlength=k) / DRAWS
 
 
@@ -66,8 +68,13 @@ def within_tolerance(probabilities: np.ndarray, frequency: np.ndarray, draws: in
         (PolicyParams(Sampler.thompson, thompson_a=0.5, thompson_b=4.0), True, 0.0),
         (PolicyParams(Sampler.ucb, ucb_c=1.0), True, 0.0),
         (PolicyParams(Sampler.thompson), True, 60_000.0),
+        (PolicyParams(Sampler.thompson, min_share=0.05), True, 0.0),
+        (PolicyParams(Sampler.ucb, ucb_c=1.0, min_share=0.05), True, 0.0),
     ],
-    ids=["thompson-pooled", "thompson-by-source", "thompson-fixed-prior-by-source", "ucb", "thompson-cached-model"],
+    ids=[
+        "thompson-pooled", "thompson-by-source", "thompson-fixed-prior-by-source", "ucb", "thompson-cached-model",
+        "thompson-floor", "ucb-floor",
+    ],  # fmt: skip
 )
 def test_logged_propensities_match_the_frequency_of_choices(
     params: PolicyParams, pass_source: bool, cache_ms: float
@@ -91,6 +98,7 @@ def test_logged_propensities_match_the_frequency_of_choices(
         assert probabilities.sum() == pytest.approx(1.0, abs=TOLERANCE)
         frequency = choice_frequency(stats, params, rng)
         assert within_tolerance(probabilities, frequency, draws), (row.round, probabilities, frequency)
+        assert probabilities.min() >= params.floor(len(stats)) - 1e-12
 
 
 def test_the_comparison_catches_a_wrong_prior() -> None:

@@ -51,6 +51,12 @@ class PolicyParams:
     ucb_c: float = 1.0
     thompson_a: float | None = None
     thompson_b: float | None = None
+    min_share: float = 0.0
+    """The traffic floor: every offer is chosen with at least this probability (at most
+    1 / offers), so that none is starved of the evidence that would show it recovered."""
+    holdout: bool = False
+    """This click is in the holdout group: served uniformly at random among the offers, the
+    baseline that the bandit's uplift is measured against."""
 
     @property
     def fixed_prior(self) -> tuple[float, float] | None:
@@ -62,15 +68,29 @@ class PolicyParams:
     def from_dict(cls, params: dict[str, float | str]) -> PolicyParams:
         """The parameters as ``as_dict`` wrote them (a decision's logged policy)."""
         sampler = Sampler(params["sampler"])
-        return cls(sampler, **{name: float(value) for name, value in params.items() if name != "sampler"})
+        numbers = {name: float(value) for name, value in params.items() if name not in ("sampler", "holdout")}
+        return cls(sampler, holdout=bool(params.get("holdout", False)), **numbers)  # type: ignore[arg-type]
 
     def as_dict(self) -> dict[str, float | str]:
+        """The seed's parameters, plus the floor and the holdout mark where they apply (a
+        decision logged without them had neither)."""
         if self.sampler is Sampler.ucb:
-            return {"sampler": self.sampler.value, "ucb_c": self.ucb_c}
-        if self.fixed_prior is None:
-            return {"sampler": self.sampler.value}
-        a, b = self.fixed_prior
-        return {"sampler": self.sampler.value, "thompson_a": a, "thompson_b": b}
+            params: dict[str, float | str] = {"sampler": self.sampler.value, "ucb_c": self.ucb_c}
+        elif self.fixed_prior is None:
+            params = {"sampler": self.sampler.value}
+        else:
+            a, b = self.fixed_prior
+            params = {"sampler": self.sampler.value, "thompson_a": a, "thompson_b": b}
+        if self.min_share:
+            params["min_share"] = self.min_share
+        if self.holdout:
+            params["holdout"] = 1.0
+        return params
+
+    def floor(self, offers: int) -> float:
+        """Each of ``offers``' least probability: ``min_share``, or uniform when they are too
+        many for it."""
+        return min(self.min_share, 1.0 / offers) if offers else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,18 +105,37 @@ class Choice:
 
 
 def select(stats: ArmStats, params: PolicyParams, rng: np.random.Generator) -> Choice:
-    """Pick one offer; ties between equal scores break uniformly at random."""
+    """Pick one offer; ties between equal scores break uniformly at random.
+
+    A holdout click is uniform. With a floor f over n offers, a share n·f of clicks is
+    uniform and the rest the sampler's, so each offer's probability is f + (1 − n·f)·p."""
+    n = len(stats)
+    if params.holdout:
+        return Choice(index=int(rng.integers(n)), propensity=1.0 / n)
+    floor = params.floor(n)
+    explore = floor > 0 and rng.random() < n * floor
     if params.sampler is Sampler.ucb:
         scores = ucb_scores(stats, params.ucb_c)
     else:
         scores = thompson_scores(stats, params.fixed_prior, rng)
     index, tied = argmax_random(scores, rng)
-    return Choice(index=index, propensity=1.0 / tied if params.sampler is Sampler.ucb else None)
+    if explore:
+        index = int(rng.integers(n))
+    if params.sampler is not Sampler.ucb:
+        return Choice(index=index, propensity=None)
+    policy = 1.0 / tied if scores[index] == scores.max() else 0.0
+    return Choice(index=index, propensity=floor + (1.0 - n * floor) * policy)
 
 
 def choice_probabilities(stats: ArmStats, params: PolicyParams, arms: np.ndarray | None = None) -> np.ndarray:
     """The probability of each offer (of ``arms`` only, when given: others may be left at
     0) being chosen by ``select`` on these statistics."""
+    n = len(stats)
+    if params.holdout:
+        return np.full(n, 1.0 / n)
     if params.sampler is Sampler.ucb:
-        return ucb_probabilities(stats, params.ucb_c)
-    return thompson_probabilities(stats, params.fixed_prior, arms)
+        policy = ucb_probabilities(stats, params.ucb_c)
+    else:
+        policy = thompson_probabilities(stats, params.fixed_prior, arms)
+    floor = params.floor(n)
+    return floor + (1.0 - n * floor) * policy if floor else policy
