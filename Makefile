@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STORE  ?= sqlite:///data/cpa-bandit.db
 
-.PHONY: run test bench soak install redis-server chromium clean
+.PHONY: run test bench soak install redis-server chromium promtool clean
 
 install: $(VENV)/.installed
 
@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	$(BIN)/cpa-bandit serve --host $(HOST) --port $(PORT) --store $(STORE)
 
-test: install redis-server chromium
+test: install redis-server chromium promtool
 	$(BIN)/python -m pytest
 
 # The Redis store's tests run against real servers that the test session starts on free
@@ -34,6 +34,11 @@ redis-server:
 # not one that `playwright install` would download.
 chromium:
 	$(call apt-install,chromium,chromium,the dashboard's browser test)
+
+# deploy/prometheus/alerts.yml is checked and unit-tested with promtool, which Debian ships in
+# its prometheus package (tests/e2e/test_deploy.py).
+promtool:
+	$(call apt-install,promtool,prometheus,the alerting rules' tests)
 
 # $(call apt-install,commands,package,why): install a Debian package (as root in CI, else with
 # sudo) unless all of its commands are already there.
