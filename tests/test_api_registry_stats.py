@@ -70,6 +70,142 @@ def test_a_paused_offer_is_never_chosen(client: TestClient) -> None:
     assert sample(client, "p-back", offer_ids="2").json()["offer_id"] == 2
 
 
+def patch_offer(client: TestClient, offer_id, headers=ADMIN, **body):
+    return client.patch(f"/offers/{offer_id}", json=body, headers=headers)
+
+
+FULL_ENTRY = {
+    "name": "Casino DE",
+    "payout": 25.0,
+    "status": "paused",
+    "cap_daily": 50,
+    "cap_monthly": 900,
+    "timezone": "Europe/Berlin",
+    "multiple_conversions": True,
+}
+ENTRY_FIELDS = [*FULL_ENTRY, "offer_id", "capped_until"]
+
+
+def test_a_patch_changes_only_the_fields_sent(client: TestClient) -> None:
+    declared = put_offer(client, 7, **FULL_ENTRY).json()
+    patched = patch_offer(client, 7, payout=30)
+    assert patched.status_code == 200, patched.text
+    assert patched.json() == {**declared, "payout": 30.0, "updated_at": patched.json()["updated_at"]}
+    assert patched.json()["timezone"] == "Europe/Berlin", "a patch without timezone keeps it (a PUT resets it)"
+    assert client.get("/offers/7").json() == patched.json()
+    # RFC 7396's media type, and null clearing a nullable field: the other cap stays
+    cleared = client.patch(
+        "/offers/7", content=b'{"cap_daily": null, "name": null}',
+        headers={**ADMIN, "Content-Type": "application/merge-patch+json"},
+    )  # fmt: skip
+    assert cleared.status_code == 200, cleared.text
+    assert {k: cleared.json()[k] for k in ("cap_daily", "cap_monthly", "name", "payout", "timezone", "status")} == {
+        "cap_daily": None, "cap_monthly": 900, "name": None, "payout": 30.0, "timezone": "Europe/Berlin",
+        "status": "paused",
+    }  # fmt: skip
+    assert patch_offer(client, 7, payout=None).json()["payout"] is None
+    # nothing to change: answered alike, updated_at kept
+    settled = client.get("/offers/7").json()
+    assert patch_offer(client, 7).json() == patch_offer(client, 7, status="paused", cap_monthly=900).json() == settled
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"colour": "red"},
+        {"offer_id": 8},
+        {"capped_until": None},
+        {"status": None},
+        {"status": "capped"},
+        {"timezone": None},
+        {"timezone": "Mars/Olympus"},
+        {"multiple_conversions": None},
+        {"cap_daily": 0},
+        {"payout": -1},
+        {"payout": 1e-9},
+        {"name": "x" * 201},
+        {"payout": 3, "colour": "red"},
+    ],
+)
+def test_a_bad_patch_is_422_and_changes_nothing(client: TestClient, body: dict) -> None:
+    declared = put_offer(client, 7, **FULL_ENTRY).json()
+    response = client.patch("/offers/7", json=body, headers=ADMIN)
+    assert response.status_code == 422, response.text
+    assert client.get("/offers/7").json() == declared
+
+
+def test_a_patch_of_an_unregistered_offer_is_404_and_creates_nothing(client: TestClient) -> None:
+    assert sample(client, "u1", offer_ids="8").status_code == 200  # served, counted, not registered
+    response = patch_offer(client, 8, name="x")
+    assert response.status_code == 404 and "not in the registry" in response.json()["detail"]
+    assert client.get("/offers/8").status_code == 404
+    assert client.get("/offers").json() == {"offers": []}
+
+
+def test_patch_and_delete_need_the_admin_key(client: TestClient) -> None:
+    declared = put_offer(client, 5, name="x").json()
+    for headers in ({}, {"X-Admin-Key": "nope"}):
+        assert patch_offer(client, 5, headers=headers, name="y").status_code == 401
+        assert client.delete("/offers/5", headers=headers).status_code == 401
+    assert client.get("/offers/5").json() == declared
+
+
+def test_delete_archives_an_offer_it_is_never_chosen_and_keeps_its_counters(client: TestClient) -> None:
+    put_offer(client, 1, name="one")
+    put_offer(client, 2, name="two", payout=12.0, cap_daily=40)
+    first = sample(client, "k-before", offer_ids="2").json()
+    client.put("/feedback/", params={"click_id": "k-before", "reward": 12})
+    counters = client.get("/offer_ids/2/stats/").json()
+    assert counters["clicks"] == 1 and counters["reward"] == 12.0
+
+    archived = client.delete("/offers/2", headers=ADMIN)
+    assert archived.status_code == 200, archived.text
+    entry = archived.json()
+    assert entry["status"] == "archived"
+    assert {k: entry[k] for k in ("name", "payout", "cap_daily")} == {"name": "two", "payout": 12.0, "cap_daily": 40}
+    again = client.delete("/offers/2", headers=ADMIN)  # idempotent: 200, the entry unchanged
+    assert again.status_code == 200 and again.json() == entry
+
+    assert {sample(client, f"a{i}", offer_ids="1,2").json()["offer_id"] for i in range(30)} == {1}
+    refused = sample(client, "a-only", offer_ids="2")
+    assert refused.status_code == 409, refused.text
+    assert refused.json() == {
+        "detail": "every listed offer is archived; nothing can be chosen",
+        "offer_ids": [2], "paused": [], "capped": [], "archived": [2],
+    }  # fmt: skip
+    put_offer(client, 3, status="paused")
+    both = sample(client, "a-both", offer_ids="2,3").json()
+    assert (both["archived"], both["paused"]) == ([2], [3]) and "paused and archived" in both["detail"]
+    assert sample(client, "k-before", offer_ids="2").json() == first, "a retried click keeps its first answer"
+
+    assert client.get("/offer_ids/2/stats/").json() == counters, "counters are kept"
+    row = next(r for r in client.get("/stats/").json()["offers"] if r["offer_id"] == 2)
+    assert (row["status"], row["clicks"], row["reward"]) == ("archived", 1, 12.0)
+    assert client.get("/offers/2").json() == entry
+    listed = client.get("/offers").json()["offers"]
+    assert [(o["offer_id"], o["status"]) for o in listed] == [(1, "active"), (2, "archived"), (3, "paused")]
+    hidden = client.get("/offers", params={"include_archived": "false"}).json()["offers"]
+    assert [o["offer_id"] for o in hidden] == [1, 3]
+
+    back = patch_offer(client, 2, status="active")
+    assert back.status_code == 200 and back.json()["status"] == "active"
+    assert back.json()["cap_daily"] == 40, "reactivation keeps the entry"
+    assert sample(client, "a-back", offer_ids="2").json()["offer_id"] == 2
+    # a PUT may archive and reactivate too
+    assert put_offer(client, 2, status="archived").json()["status"] == "archived"
+    assert sample(client, "a-put", offer_ids="2").status_code == 409
+    assert put_offer(client, 2).json()["status"] == "active"
+    assert sample(client, "a-put", offer_ids="2").json()["offer_id"] == 2
+
+
+def test_delete_of_an_unregistered_offer_is_404(client: TestClient) -> None:
+    sample(client, "d1", offer_ids="6")
+    response = client.delete("/offers/6", headers=ADMIN)
+    assert response.status_code == 404 and "not in the registry" in response.json()["detail"]
+    assert client.get("/offers/6").status_code == 404
+    assert sample(client, "d2", offer_ids="6").json()["offer_id"] == 6
+
+
 def test_a_declared_payout_is_the_prior_until_conversions_speak(tmp_path: Path) -> None:
     """Two offers with the same evidence and no conversion yet: the one declared 10x more
     valuable gets the traffic; once both converted alike, their own payouts decide."""

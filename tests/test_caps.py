@@ -141,3 +141,40 @@ def test_utc_is_the_default_time_zone(client: TestClient, clock: SimClock) -> No
     client.put("/offers/1", json={"cap_daily": 1}, headers=ADMIN)
     convert(client, "a", "1")
     assert client.get("/offers/1").json()["capped_until"] == datetime(2026, 4, 2, tzinfo=timezone.utc).timestamp()
+
+
+def test_a_capped_offer_shows_status_capped_until_its_period_ends(client: TestClient, clock: SimClock) -> None:
+    """``/stats/`` (every offer, and the ones asked), ``GET /offers`` and ``GET /offers/{id}``
+    say ``capped`` with the time it returns, and ``active`` again once the day ends."""
+    client.put("/offers/1", json={"cap_daily": 1, "timezone": "America/New_York"}, headers=ADMIN)
+    client.put("/offers/2", json={"name": "uncapped"}, headers=ADMIN)
+    convert(client, "a", "1")
+    midnight = at(2026, 4, 1, 0, 0)
+
+    def shown() -> list[tuple[str, float | None]]:
+        every = {row["offer_id"]: row for row in client.get("/stats/").json()["offers"]}
+        (asked,) = client.get("/stats/", params={"offer_ids": "1"}).json()["offers"]
+        listed = {row["offer_id"]: row for row in client.get("/offers").json()["offers"]}
+        return [
+            (row["status"], row["capped_until"])
+            for row in (every[1], asked, listed[1], client.get("/offers/1").json())
+        ] + [(every[2]["status"], every[2]["capped_until"]), (listed[2]["status"], listed[2]["capped_until"])]
+
+    assert shown() == [("capped", midnight)] * 4 + [("active", None)] * 2
+    clock.now = midnight
+    assert shown() == [("active", None)] * 6
+
+
+def test_paused_and_archived_take_precedence_over_capped(client: TestClient) -> None:
+    """archived > paused > capped > active; ``capped_until`` still says when the cap ends."""
+    client.put("/offers/1", json={"cap_daily": 1}, headers=ADMIN)
+    convert(client, "a", "1")
+    until = client.get("/offers/1").json()["capped_until"]
+    for status in ("paused", "archived", "active"):
+        assert client.patch("/offers/1", json={"status": status}, headers=ADMIN).status_code == 200
+        (row,) = client.get("/stats/", params={"offer_ids": "1"}).json()["offers"]
+        entry = client.get("/offers/1").json()
+        expected = "capped" if status == "active" else status
+        assert (row["status"], row["capped_until"]) == (entry["status"], entry["capped_until"]) == (expected, until)
+    refused = client.get("/sample/", params={"click_id": "x", "offer_ids": "1"})
+    assert refused.status_code == 409 and refused.json()["capped"] == [1]

@@ -96,6 +96,9 @@ def test_registry_changes_and_resets_through_the_worker_apply_to_its_next_decisi
     for offer_id in (1, 2):
         bandit.put_offer(Offer(offer_id, status="paused"))
     assert {bandit.decide(f"b{i}", OFFERS, UCB).offer_id for i in range(10)} == {3}
+    bandit.patch_offer(1, {"status": "active"})
+    bandit.archive_offer(3)
+    assert {bandit.decide(f"c{i}", OFFERS, UCB).offer_id for i in range(10)} == {1}
     bandit.reset()
     assert bandit.decider.counters.fresh(OFFERS, None, read_after=-np.inf) is None
 
@@ -107,7 +110,7 @@ def test_last_known_counters_fill_offers_never_read_with_zeros() -> None:
     counters.put([1, 2], "s", bandit.store.read_offers([1, 2], "s"), at=1.0)
     rows = counters.last_known([2, 9, 1], "s")
     assert rows.pooled[:, 0].tolist() == [*(bandit.store.read_offers([2]).pooled[:, 0]), 0, *(bandit.store.read_offers([1]).pooled[:, 0])]
-    assert rows.payout_micros[1] == -1 and not rows.paused[1]
+    assert rows.payout_micros[1] == -1 and rows.status[1] == 0
     assert counters.fresh([1, 2], "s", read_after=0.5) is not None
     assert counters.fresh([1, 2], "s", read_after=1.0) is None  # read at 1.0: not after it
     assert counters.fresh([1, 2], "other", read_after=0.5) is None  # that source never read

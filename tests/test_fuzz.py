@@ -41,7 +41,12 @@ AUTH = {"X-Admin-Key": ADMIN_KEY, "X-API-Key": ADMIN_KEY}
 """Sent with every fuzzed request (over whatever the fuzzer generated for these headers), so
 that admin operations get past authentication and their handlers are fuzzed too."""
 AUTH_HEADERS = {"x-admin-key", "x-api-key", "authorization"}
-ADMIN_OPERATIONS = {("PUT", "/offers/{offer_id}"), ("POST", "/admin/reset")}
+ADMIN_OPERATIONS = {
+    ("PUT", "/offers/{offer_id}"),
+    ("PATCH", "/offers/{offer_id}"),
+    ("DELETE", "/offers/{offer_id}"),
+    ("POST", "/admin/reset"),
+}
 
 CHECKS = [
     not_a_server_error,
@@ -114,6 +119,8 @@ def test_the_schema_lists_every_route() -> None:
         ("GET", "/offer_ids/{offer_id}/stats/"),
         ("GET", "/stats/"),
         ("PUT", "/offers/{offer_id}"),
+        ("PATCH", "/offers/{offer_id}"),
+        ("DELETE", "/offers/{offer_id}"),
         ("GET", "/offers/{offer_id}"),
         ("GET", "/offers"),
         ("GET", "/postback"),

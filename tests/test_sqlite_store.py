@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cpa_bandit.domain import Decision, StoreUnavailable
+from cpa_bandit.domain import Decision, Offer, StoreUnavailable
 from cpa_bandit.store import SQLiteStore, open_store
 from cpa_bandit.store.base import COUNTER_COLUMNS, HourCounts
 from cpa_bandit.store.sqlite import SCHEMA_VERSION
@@ -118,3 +118,29 @@ def test_a_version_4_database_gains_hourly_resolved_and_reward_sq_from_its_click
     assert rows.pooled_before.tolist() == rows.pooled.tolist()
     assert rows.by_source_before.tolist() == rows.by_source.tolist()
     assert rows.by_source.tolist() == [[1, 1, 1, 2_500_000, 0, 0, 0]]
+
+
+def test_a_version_5_database_keeps_its_registry_and_refuses_unknown_statuses(tmp_path: Path) -> None:
+    """Version 6 lets a status be ``archived``, and only the three statuses: what an older
+    cpa-bandit would serve as active is refused by its schema version instead."""
+    from cpa_bandit.store.sqlite_schema import MIGRATIONS
+
+    path = tmp_path / "v5.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    for version in range(1, 6):
+        for statement in MIGRATIONS[version]:
+            db.execute(statement)
+    db.execute("INSERT INTO offers (offer_id, name, status, updated_at) VALUES (3, 'x', 'paused', 1.0)")
+    db.execute("PRAGMA user_version = 5")
+    db.close()
+
+    store = SQLiteStore(path)
+    assert store.get_offers() == [Offer(3, "x", None, "paused", 1.0)]
+    assert store.patch_offer(3, {"status": "archived"}, 2.0) == Offer(3, "x", None, "archived", 2.0)
+    assert store.read_offers([3]).status.tolist() == [2]
+    with pytest.raises(sqlite3.IntegrityError, match="active, paused or archived"):
+        store.put_offer(Offer(4, status="deleted"))
+    raw = sqlite3.connect(path, isolation_level=None)
+    with pytest.raises(sqlite3.IntegrityError):
+        raw.execute("UPDATE offers SET status = 'gone' WHERE offer_id = 3")
+    assert store.get_offers() == [Offer(3, "x", None, "archived", 2.0)]

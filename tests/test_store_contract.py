@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
@@ -46,13 +46,13 @@ def test_unseen_offers_read_as_zero_rows_in_the_order_asked(store: Store) -> Non
     zeros = [0] * len(COUNTER_COLUMNS)
     assert rows.pooled.tolist() == [zeros, [1, *zeros[1:]], zeros]
     assert rows.by_source.tolist() == [zeros] * 3
-    assert rows.payout_micros.tolist() == [-1, -1, -1] and rows.paused.tolist() == [False] * 3
+    assert rows.payout_micros.tolist() == [-1, -1, -1] and rows.status.tolist() == [0] * 3
     assert rows.pooled_before.tolist() == rows.by_source_before.tolist() == [zeros] * 3
     assert rows.since.dtype == rows.reward_sq.dtype == rows.reward_sq_before.dtype == np.float64
     assert rows.since.tolist() == rows.reward_sq.tolist() == rows.reward_sq_before.tolist() == [0.0] * 3
     empty = store.read_offers([], "s")
     assert empty.pooled.shape == empty.by_source_before.shape == (0, len(COUNTER_COLUMNS))
-    assert empty.paused.shape == empty.since.shape == empty.reward_sq.shape == (0,)
+    assert empty.status.shape == empty.since.shape == empty.reward_sq.shape == (0,)
 
 
 def test_a_decision_counts_one_click_once(store: Store) -> None:
@@ -222,9 +222,88 @@ def test_offer_registry(store: Store) -> None:
     assert store.get_offers([7, 99]) == [Offer(7, "Casino DE v2", 30_000_000, "active", T0 + 1)]
     rows = store.read_offers([7, 3, 5])
     assert rows.payout_micros.tolist() == [30_000_000, -1, -1]
-    assert rows.paused.tolist() == [False, True, False]
+    assert rows.status.tolist() == [0, 1, 0]  # active, paused, not registered
     store.record_decision(decision("r1", offer_id=5))
     assert store.known_offer_ids() == [3, 5, 7]
+
+
+def test_an_archived_offer_is_stored_resting_and_keeps_its_counters(make_store: Callable[[], Store]) -> None:
+    """Every store keeps the status ``archived`` (read back by ``get_offers``, across a
+    reopening) and tells decisions it rests (status code 2, apart from paused's 1)."""
+    store = make_store()
+    store.record_decision(decision("a1", offer_id=4))
+    store.resolve_click("a1", 3_000_000, at=T0)
+    archived = Offer(4, "Old", 2_000_000, "archived", T0, cap_daily=9, timezone="Europe/Berlin")
+    assert store.put_offer(archived) == archived
+    store.put_offer(Offer(5, status="paused", updated_at=T0))
+    reopened = make_store()
+    assert reopened.get_offers() == [archived, Offer(5, status="paused", updated_at=T0)]
+    rows = reopened.read_offers([4, 5, 6])
+    assert rows.status.tolist() == [2, 1, 0]
+    assert rows.resting(T0).tolist() == [True, True, False]
+    assert counters(reopened, 4)[4] == row(clicks=1, resolved=1, conversions=1, reward_micros=3_000_000)
+    assert reopened.known_offer_ids() == [4, 5]
+    reopened.put_offer(Offer(4, status="active", updated_at=T0 + 1))
+    assert reopened.read_offers([4]).status.tolist() == [0]
+
+
+def test_a_patch_changes_the_fields_given_and_keeps_the_others(store: Store) -> None:
+    entry = Offer(7, "Casino DE", 25_000_000, "paused", T0, cap_daily=50, cap_monthly=900, timezone="Europe/Berlin",
+                  multiple_conversions=True)  # fmt: skip
+    store.put_offer(entry)
+    expected = replace(entry, payout_micros=30_000_000, cap_daily=None, updated_at=T0 + 5)
+    assert store.patch_offer(7, {"payout_micros": 30_000_000, "cap_daily": None}, T0 + 5) == expected
+    assert store.get_offers([7]) == [expected]
+    archived = replace(expected, status="archived", updated_at=T0 + 6)
+    assert store.patch_offer(7, {"status": "archived"}, T0 + 6) == archived
+    assert store.read_offers([7]).status.tolist() == [2]
+    # changes that change nothing write nothing: updated_at stays
+    assert store.patch_offer(7, {"status": "archived", "timezone": "Europe/Berlin"}, T0 + 7) == archived
+    assert store.patch_offer(7, {}, T0 + 8) == archived
+    assert store.get_offers([7]) == [archived]
+    # no entry: nothing is created
+    assert store.patch_offer(8, {"name": "x"}, T0) is None
+    assert store.get_offers() == [archived] and store.read_offers([8]).status.tolist() == [0]
+    with pytest.raises(ValueError):
+        store.patch_offer(7, {"offer_id": 9}, T0)
+    with pytest.raises(ValueError):
+        store.patch_offer(7, {"status": "deleted"}, T0)
+    assert store.get_offers() == [archived]
+
+
+def test_a_patch_of_a_cap_sets_capped_until_from_the_periods_usage(store: Store) -> None:
+    store.put_offer(Offer(4, cap_daily=5, updated_at=T0))
+    for click_id in ("p1", "p2"):
+        store.record_decision(decision(click_id, offer_id=4))
+        store.apply_postback(Postback(click_id), at=T0)
+    midnight = (T0 // 86_400 + 1) * 86_400
+    assert store.patch_offer(4, {"cap_daily": 2}, T0 + 1).capped_until == midnight
+    assert store.read_offers([4]).capped_until.tolist() == [midnight]
+    assert store.patch_offer(4, {"name": "renamed"}, T0 + 2).capped_until == midnight, "still at its cap"
+    assert store.patch_offer(4, {"cap_daily": None}, T0 + 3).capped_until == 0
+    assert store.read_offers([4]).capped_until.tolist() == [0]
+
+
+def test_concurrent_patches_of_other_fields_are_all_kept(make_store: Callable[[], Store]) -> None:
+    """Workers patching different fields of one entry at once, each with its own store
+    object: no patch undoes another (each is one atomic read-merge-write)."""
+    stores = [make_store() for _ in range(3)]
+    stores[0].put_offer(Offer(1, updated_at=T0))
+    patches = 40
+    changes_of = [
+        lambda i: {"name": f"n{i}"},
+        lambda i: {"payout_micros": i + 1},
+        lambda i: {"cap_monthly": i + 1},
+    ]
+
+    def work(store: Store, k: int) -> None:
+        for i in range(patches):
+            store.patch_offer(1, changes_of[k](i), T0 + i)
+
+    race(stores, work)
+    (final,) = stores[0].get_offers([1])
+    assert (final.name, final.payout_micros, final.cap_monthly) == (f"n{patches - 1}", patches, patches)
+    assert (final.status, final.timezone, final.cap_daily) == ("active", "UTC", None)
 
 
 def test_recent_choices_count_the_latest_decisions(store: Store) -> None:

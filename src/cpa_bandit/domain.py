@@ -295,20 +295,34 @@ class OfferCounters:
         return self.clicks - self.resolved - self.expired
 
 
+STATUSES = ("active", "paused", "archived")
+"""The statuses an operator declares in the registry; a store keeps each as its index
+there (``OfferRows.status``: 0 active, 1 paused, 2 archived)."""
+
+EDITABLE = frozenset(
+    {"name", "payout_micros", "status", "cap_daily", "cap_monthly", "timezone", "multiple_conversions"}
+)
+"""The fields of a registry entry that an operator sets (a ``PATCH`` changes some of them);
+``updated_at`` and ``capped_until`` are the service's."""
+
+
 @dataclass(frozen=True, slots=True)
 class Offer:
     """An offer as the operator declared it in the registry.
 
     A declared payout is the prior for the offer's payout until its own conversions speak
-    (and the payout of a postback that names none); a paused offer is never chosen, even
-    when a click lists it as eligible, and neither is one at its conversion cap, until
-    ``capped_until`` (the end of the capped day or month in the offer's time zone).
+    (and the payout of a postback that names none); a paused or archived offer is never
+    chosen, even when a click lists it as eligible, and neither is one at its conversion
+    cap, until ``capped_until`` (the end of the capped day or month in the offer's time
+    zone). Archiving is pausing for good: the offer leaves the dashboard's default view, its
+    counters and history stay, and setting its status back to active undoes it.
     """
 
     offer_id: int
     name: str | None = None
     payout_micros: int | None = None
     status: str = "active"
+    """One of ``STATUSES``: what the operator declared (``status_at`` adds the cap)."""
     updated_at: float = 0.0
     cap_daily: int | None = None
     cap_monthly: int | None = None
@@ -321,8 +335,19 @@ class Offer:
     def paused(self) -> bool:
         return self.status == "paused"
 
+    @property
+    def archived(self) -> bool:
+        return self.status == "archived"
+
     def capped(self, now: float) -> bool:
         return self.capped_until > now
+
+    def status_at(self, now: float) -> str:
+        """The status reports show: ``archived`` > ``paused`` > ``capped`` (at its conversion
+        cap now) > ``active``."""
+        if self.status == "active" and self.capped(now):
+            return "capped"
+        return self.status
 
 
 class DomainError(Exception):
@@ -354,7 +379,8 @@ class ConflictingDecision(DomainError):
 
 
 class NoEligibleOffer(DomainError):
-    """Every listed offer is paused or at its cap: there is nothing the service may choose."""
+    """Every listed offer is archived, paused or at its cap: there is nothing the service may
+    choose."""
 
     status_code = 409
 

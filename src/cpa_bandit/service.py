@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import NoReturn
 
@@ -93,10 +93,22 @@ class OfferReport:
     recent_share: float
     evidence_since: float
     """When the offer's learning evidence starts (0: never restarted by the change test)."""
+    at: float = 0.0
+    """Service time of the report: ``status`` and ``capped_until`` are as of then."""
 
     @property
     def stats(self) -> OfferStats:
         return OfferStats.of(self.counters)
+
+    @property
+    def status(self) -> str:
+        """``Offer.status_at`` the report's time; ``active`` when not registered."""
+        return self.offer.status_at(self.at) if self.offer else "active"
+
+    @property
+    def capped_until(self) -> float | None:
+        """When the offer, at its conversion cap, returns to rotation; None when not capped."""
+        return self.offer.capped_until if self.offer and self.offer.capped(self.at) else None
 
 
 def _counters(offer_id: int, row: np.ndarray) -> OfferCounters:
@@ -289,6 +301,7 @@ class BanditService:
         offers = {offer.offer_id: offer for offer in self.store.get_offers(ids)}
         recent = self.store.recent_choices(RECENT_DECISIONS)
         recent_total = sum(recent.values())
+        now = self._clock()
         return [
             OfferReport(
                 counters=_counters(offer_id, counters[i]),
@@ -299,6 +312,7 @@ class BanditService:
                 p_best=float(best[i]),
                 recent_share=recent.get(offer_id, 0) / recent_total if recent_total else 0.0,
                 evidence_since=float(rows.since[i]),
+                at=now,
             )
             for i, offer_id in enumerate(ids)
         ]
@@ -313,6 +327,20 @@ class BanditService:
         stored = self.store.put_offer(replace(offer, updated_at=self._clock(), capped_until=0.0))
         self.decider.forget([offer.offer_id])
         return stored
+
+    def patch_offer(self, offer_id: int, changes: Mapping[str, object]) -> Offer | None:
+        """Change some fields of a registry entry (``Offer`` field names), the others kept;
+        None when the offer has no entry. Changes that change nothing leave it as it was,
+        ``updated_at`` included."""
+        stored = self.store.patch_offer(offer_id, changes, self._clock())
+        if stored is not None:
+            self.decider.forget([offer_id])
+        return stored
+
+    def archive_offer(self, offer_id: int) -> Offer | None:
+        """Archive a registered offer (never chosen again; counters and history kept); an
+        archived one is left as it is. None when the offer has no entry."""
+        return self.patch_offer(offer_id, {"status": "archived"})
 
     def offers(self, offer_ids: Sequence[int] | None = None) -> list[Offer]:
         return self.store.get_offers(offer_ids)

@@ -31,6 +31,7 @@ from cpa_bandit.client import (
     BanditValidationError,
     Decision,
     Feedback,
+    Offer,
     OfferStats,
     RetryPolicy,
 )
@@ -222,6 +223,61 @@ def test_registry_put_get_list(server):
         assert forbidden.value.status_code == 403 and "it needs admin" in forbidden.value.detail
 
 
+def test_registry_patch_archive_and_the_capped_status(server):
+    with admin(server) as bandit:
+        declared = bandit.put_offer(7101, name="Casino DE", payout=25, cap_daily=1, timezone="Europe/Berlin")
+        patched = bandit.patch_offer(7101, payout=Decimal("30.5"), multiple_conversions=True)
+        assert patched == dataclasses.replace(
+            declared, payout=30.5, multiple_conversions=True, updated_at=patched.updated_at
+        ), "a patch keeps what it does not name, timezone included"
+        assert bandit.get_offer(7101) == patched
+
+        # at its cap: status capped, with until when, in the registry and in /stats/
+        bandit.sample("cap-1", [7101])
+        bandit.postback("cap-1", payout=30.5)
+        capped = bandit.get_offer(7101)
+        assert capped.status == "capped" and capped.capped_until is not None
+        assert capped == Offer(**raw_json(server, "GET", "/offers/7101"))
+        row = bandit.stats(offer_ids=[7101]).get(7101)
+        assert (row.status, row.capped_until) == ("capped", capped.capped_until)
+        with pytest.raises(BanditConflict) as resting:
+            bandit.sample("cap-2", [7101])
+        assert resting.value.body["capped"] == [7101]
+        uncapped = bandit.patch_offer(7101, cap_daily=None)  # None clears the cap
+        assert (uncapped.status, uncapped.capped_until, uncapped.cap_daily) == ("active", None, None)
+        assert bandit.stats(offer_ids=[7101]).get(7101).capped_until is None
+
+        archived = bandit.archive_offer(7101)
+        assert archived.status == "archived" and archived.name == "Casino DE"
+        assert bandit.archive_offer(7101) == archived  # idempotent, nothing changed
+        with pytest.raises(BanditConflict) as refused:
+            bandit.sample("arch-1", [7101])
+        assert refused.value.body["archived"] == [7101]
+        assert archived in bandit.list_offers()
+        assert 7101 not in [o.offer_id for o in bandit.list_offers(include_archived=False)]
+        assert bandit.offer_stats(7101).clicks == 1 and bandit.offer_stats(7101).reward == 30.5
+        assert bandit.stats(offer_ids=[7101]).get(7101).status == "archived"
+        assert bandit.patch_offer(7101, status="active").status == "active"
+        assert bandit.sample("arch-2", [7101]).offer_id == 7101
+
+        for call in (lambda: bandit.patch_offer(7199, name="x"), lambda: bandit.archive_offer(7199)):
+            with pytest.raises(BanditNotFound) as missing:
+                call()
+            assert "offer 7199 is not in the registry" in missing.value.detail
+        with pytest.raises(BanditValidationError) as unknown:
+            bandit.patch_offer(7101, **{"colour": "red"})
+        assert unknown.value.detail[0]["loc"] == ["body", "colour"]
+        with pytest.raises(BanditValidationError):
+            bandit.patch_offer(7101, timezone=None)
+
+    with BanditClient(server.base_url, READ_KEY) as reader:
+        for call in (lambda: reader.patch_offer(7101, name="nope"), lambda: reader.archive_offer(7101)):
+            with pytest.raises(BanditAuthError) as forbidden:
+                call()
+            assert forbidden.value.status_code == 403
+        assert reader.get_offer(7101).name == "Casino DE"
+
+
 def test_postbacks_with_token_and_key(server):
     with admin(server) as bandit:
         bandit.sample("pb-1", [31])
@@ -341,6 +397,10 @@ def test_async_client_roundtrip(server):
             assert (await bandit.postback("a-pb", payout=3.3)).conversion_status == "approved"
             assert (await bandit.put_offer(6100, name="async")).name == "async"
             assert [o.name for o in await bandit.list_offers() if o.offer_id == 6100] == ["async"]
+            assert (await bandit.patch_offer(6100, payout=2)).name == "async"
+            assert (await bandit.archive_offer(6100)).status == "archived"
+            assert 6100 not in [o.offer_id for o in await bandit.list_offers(include_archived=False)]
+            assert (await bandit.patch_offer(6100, status="active")).status == "active"
             with pytest.raises(BanditNotFound):
                 await bandit.get_offer(6199)
         async with AsyncBanditClient(f"http://127.0.0.1:{free_port()}", "", retries=RetryPolicy(1, 0.01)) as down:

@@ -99,3 +99,81 @@ def test_the_dashboard_opens_with_a_read_key_as_the_basic_password(
     expect(page.locator("#offers-empty")).to_be_visible()
     assert watched.problems == [] and watched.foreign == []
     context.close()
+
+
+BADGE_TIME = """until => new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" })
+    .format(new Date(until * 1000))"""
+"""How the page writes a time in a badge's tooltip (the browser's locale and time zone)."""
+
+
+def test_resting_offers_have_badges_and_archived_ones_hide_until_asked(
+    serve_bandit: Callable[..., BanditServer], browser: Browser
+) -> None:
+    """A capped offer shows a ``capped`` badge whose tooltip says until when, a paused one a
+    ``paused`` badge; an archived one leaves the table (its clicks still in the totals) until
+    "Show archived" is ticked, a choice kept in the URL; reactivated, it is back."""
+    server = serve_bandit(env={"CPA_BANDIT_ADMIN_KEY": ADMIN_KEY})
+    offers = {21: ("Capped DE", {"cap_daily": 1}), 22: ("Paused US", {"status": "paused"}), 23: ("Archived FR", {}),
+              24: ("Active IT", {})}  # fmt: skip
+    with server.client(headers={"X-Admin-Key": ADMIN_KEY}) as client:
+        for offer_id, (name, fields) in offers.items():
+            assert client.put(f"/offers/{offer_id}", json={"name": name, **fields}).status_code == 200
+        for offer_id in (21, 23, 24):
+            assert client.get("/sample/", params={"click_id": f"b{offer_id}", "offer_ids": offer_id}).status_code == 200
+        assert client.get("/postback", params={"subid": "b21", "payout": "5"}).status_code == 200
+        capped_until = client.get("/offers/21").json()["capped_until"]
+        assert capped_until is not None
+        assert client.delete("/offers/23").json()["status"] == "archived"
+
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    watched = Watched(page)
+    page.goto(f"{server.base_url}/dashboard")
+    rows = page.locator("#offers tbody tr")
+
+    def offer_ids() -> list[int]:
+        return sorted(int(row.get_attribute("data-offer-id")) for row in rows.all())
+
+    def badge(offer_id: int):
+        return page.locator(f'#offers tr[data-offer-id="{offer_id}"] .badge')
+
+    expect(rows).to_have_count(3)
+    assert offer_ids() == [21, 22, 24]
+    expect(page.locator("#total-clicks")).to_have_text("3")  # the archived offer's click counts
+    expect(page.locator("#archived-count")).to_have_text("(1)")
+    expect(badge(21)).to_have_text("capped")
+    expect(badge(21)).to_have_attribute(
+        "title", f"At its conversion cap: back in rotation on {page.evaluate(BADGE_TIME, capped_until)}"
+    )
+    expect(badge(22)).to_have_text("paused")
+    expect(badge(22)).to_have_attribute("title", "Paused in the registry: never chosen")
+    expect(badge(24)).to_have_count(0)
+    page.screenshot(path=ARTEFACTS / "dashboard-statuses.png", full_page=True)
+
+    page.check("#show-archived")
+    expect(rows).to_have_count(4)
+    expect(badge(23)).to_have_text("archived")
+    assert "archived=1" in page.url
+    page.reload()  # the choice is in the URL: a bookmark keeps it
+    expect(page.locator("#show-archived")).to_be_checked()
+    expect(rows).to_have_count(4)
+    page.uncheck("#show-archived")
+    expect(rows).to_have_count(3)
+
+    with server.client(headers={"X-Admin-Key": ADMIN_KEY}) as client:
+        assert client.patch("/offers/23", json={"status": "active"}).json()["status"] == "active"
+        for offer_id in (21, 22, 24):
+            assert client.delete(f"/offers/{offer_id}").status_code == 200
+    page.reload()
+    expect(rows).to_have_count(1)
+    assert offer_ids() == [23]
+    expect(badge(23)).to_have_count(0)
+    expect(page.locator("#archived-count")).to_have_text("(3)")
+
+    with server.client(headers={"X-Admin-Key": ADMIN_KEY}) as client:
+        assert client.delete("/offers/23").status_code == 200
+    page.reload()
+    expect(page.locator("#offers-all-archived")).to_be_visible()
+    expect(page.locator("#offers")).to_be_hidden()
+    expect(page.locator("#offers-empty")).to_be_hidden()
+    assert watched.problems == []
+    assert watched.foreign == []

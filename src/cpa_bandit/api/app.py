@@ -44,6 +44,11 @@ payout) is maximal, learning from the conversions reported back.
 2. `PUT /feedback/` — report the click's reward (0 = no conversion), once.
 3. `GET /offer_ids/{offer_id}/stats/` — the offer's counters.
 4. `GET /postback` — a tracker's conversion postback (pending, approved, reversed…).
+
+The offer registry (`/offers`; `PUT` declares an entry whole, `PATCH` changes some fields,
+`DELETE` archives) holds payouts, caps and statuses. Only `active` offers are chosen; the
+others rest, shown by precedence as `archived` > `paused` > `capped` (at a conversion cap
+until `capped_until`, then active again by itself).
 """
 
 

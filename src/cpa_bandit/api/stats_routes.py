@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
@@ -22,7 +22,13 @@ router = APIRouter(tags=["stats"])
 class OfferStatsRow(BaseModel):
     offer_id: int
     name: str | None = Field(description="From the offer registry.")
-    status: str = Field(description="`active` or `paused` (registry); `active` when not registered.")
+    status: Literal["active", "paused", "archived", "capped"] = Field(
+        description="`archived` > `paused` > `capped` > `active`: the registry's status, but `capped` for an active"
+        " offer at its conversion cap now; `active` when not registered. Only `active` offers are chosen."
+    )
+    capped_until: float | None = Field(
+        description="Unix time at which an offer at its conversion cap returns to rotation; null when not capped now."
+    )
     declared_payout: float | None = Field(description="From the offer registry.")
     clicks: int = Field(description="Decisions that chose this offer.")
     pending: int = Field(description="Clicks with no feedback yet, within the attribution window.")
@@ -58,7 +64,8 @@ def offer_row(report: OfferReport) -> OfferStatsRow:
     return OfferStatsRow(
         offer_id=stats.offer_id,
         name=offer.name if offer else None,
-        status=offer.status if offer else "active",
+        status=report.status,
+        capped_until=report.capped_until,
         declared_payout=from_micros(offer.payout_micros) if offer and offer.payout_micros is not None else None,
         clicks=stats.clicks,
         pending=counters.pending,

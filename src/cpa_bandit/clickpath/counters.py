@@ -10,7 +10,7 @@ them here instead:
   the store, at most ``CPA_BANDIT_DECISION_CACHE_MS`` after the last read: that is the
   staleness of *decisions* only. Counters, reports, postbacks and caps always come from
   the store;
-* the registry's changes made through this worker (pause, payout, caps) and evidence
+* the registry's changes made through this worker (pause, archive, payout, caps) and evidence
   restarts drop the offer here, so they apply to the next decision;
 * when the store cannot be reached, the last counters read (however old) still make a
   sound decision, answered as not recorded.
@@ -32,7 +32,7 @@ from ..money import MICROS
 from ..store.base import COUNTER_COLUMNS, OfferRows
 
 _CLICKS, _RESOLVED, _CONVERSIONS, _REWARD = (COUNTER_COLUMNS.index(c) for c in ("clicks", "resolved", "conversions", "reward_micros"))
-_OFFER_FIELDS = ("pooled", "pooled_before", "payout_micros", "paused", "capped_until", "since", "reward_sq", "reward_sq_before")
+_OFFER_FIELDS = ("pooled", "pooled_before", "payout_micros", "status", "capped_until", "since", "reward_sq", "reward_sq_before")
 _SOURCE_FIELDS = ("by_source", "by_source_before")
 
 

@@ -15,7 +15,16 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..decision_log import evidence_of
-from ..domain import ConflictingDecision, ConflictingFeedback, Decision, NoEligibleOffer, Outcome, StoreBusy, StoreUnavailable
+from ..domain import (
+    STATUSES,
+    ConflictingDecision,
+    ConflictingFeedback,
+    Decision,
+    NoEligibleOffer,
+    Outcome,
+    StoreBusy,
+    StoreUnavailable,
+)
 from ..learning import Learning, learning_stats
 from ..money import from_micros
 from ..policies import ArmStats, PolicyParams, select
@@ -55,14 +64,18 @@ class Recorded:
 
 
 def _nothing_to_choose(offer_ids: Sequence[int], rows: OfferRows, now: float) -> NoEligibleOffer:
-    paused = [offer_ids[i] for i in np.flatnonzero(rows.paused)]
-    capped = [offer_ids[i] for i in np.flatnonzero(~rows.paused & (rows.capped_until > now))]
-    why = " and ".join(part for part, ids in (("paused", paused), ("at its conversion cap", capped)) if ids)
+    """The refusal, each offer listed under one reason: archived > paused > capped."""
+    archived = [offer_ids[i] for i in np.flatnonzero(rows.status == STATUSES.index("archived"))]
+    paused = [offer_ids[i] for i in np.flatnonzero(rows.status == STATUSES.index("paused"))]
+    capped = [offer_ids[i] for i in np.flatnonzero((rows.status == 0) & (rows.capped_until > now))]
+    why = [part for part, ids in (("paused", paused), ("archived", archived), ("at its conversion cap", capped)) if ids]
+    reasons = " and ".join(why) if len(why) < 3 else f"{why[0]}, {why[1]} and {why[2]}"
     return NoEligibleOffer(
-        f"every listed offer is {why}; nothing can be chosen",
+        f"every listed offer is {reasons}; nothing can be chosen",
         offer_ids=list(offer_ids),
         paused=paused,
         capped=capped,
+        archived=archived,
     )
 
 
@@ -93,7 +106,7 @@ class Decider:
         known to be down: it will not be)."""
         rows, reachable = self._rows(offer_ids, source)
         now = self._clock()
-        resting = rows.paused | (rows.capped_until > now)
+        resting = rows.resting(now)
         chosen_from = list(offer_ids)
         arms = learning_stats(rows, source, self._learning)
         if resting.any():

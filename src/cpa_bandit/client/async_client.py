@@ -131,10 +131,18 @@ class AsyncBanditClient:
         """``GET /offers/{id}``."""
         return await self._run(calls.get_offer(offer_id))
 
-    async def list_offers(self) -> tuple[Offer, ...]:
-        """``GET /offers``."""
-        return await self._run(calls.list_offers())
+    async def list_offers(self, include_archived: bool = True) -> tuple[Offer, ...]:
+        """``GET /offers``: see :meth:`BanditClient.list_offers`."""
+        return await self._run(calls.list_offers(include_archived))
 
     async def put_offer(self, offer_id: int, **entry: Unpack[OfferFields]) -> Offer:
         """``PUT /offers/{id}`` (admin key): see :meth:`BanditClient.put_offer`."""
         return await self._run(calls.put_offer(offer_id, entry))
+
+    async def patch_offer(self, offer_id: int, **fields: Unpack[OfferFields]) -> Offer:
+        """``PATCH /offers/{id}`` (admin key): see :meth:`BanditClient.patch_offer`."""
+        return await self._run(calls.patch_offer(offer_id, fields))
+
+    async def archive_offer(self, offer_id: int) -> Offer:
+        """``DELETE /offers/{id}`` (admin key): see :meth:`BanditClient.archive_offer`."""
+        return await self._run(calls.archive_offer(offer_id))

@@ -219,13 +219,15 @@ def stats(offer_ids: OfferIds | None = None, source: str | None = None) -> Call[
 
 
 class OfferFields(TypedDict, total=False):
-    """The fields of a registry entry; a ``PUT`` replaces the entry, so omitted ones take the
-    service's defaults (none, ``active``, ``UTC``, ``False``)."""
+    """The fields of a registry entry. A ``PUT`` replaces the entry, so omitted ones take the
+    service's defaults (none, ``active``, ``UTC``, ``False``); a ``PATCH`` changes the fields
+    given and keeps the others, None clearing a nullable one (``name``, ``payout``, the caps)."""
 
     name: str | None
     payout: Number | None
     """Declared payout per conversion, the prior until the offer's own conversions speak."""
-    status: Literal["active", "paused"]
+    status: Literal["active", "paused", "archived"]
+    """``archived``: never chosen, out of the dashboard's default view, counters kept."""
     cap_daily: int | None
     cap_monthly: int | None
     timezone: str
@@ -237,12 +239,22 @@ def get_offer(offer_id: int) -> Call[Offer]:
     return Call("GET", f"/offers/{int(offer_id)}", lambda data: build(Offer, data))
 
 
-def list_offers() -> Call[tuple[Offer, ...]]:
-    return Call("GET", "/offers", results.offer_list)
+def list_offers(include_archived: bool = True) -> Call[tuple[Offer, ...]]:
+    params = () if include_archived else (("include_archived", "false"),)
+    return Call("GET", "/offers", results.offer_list, params)
 
 
 def put_offer(offer_id: int, entry: OfferFields) -> Call[Offer]:
     return Call("PUT", f"/offers/{int(offer_id)}", lambda data: build(Offer, data), body=_json_amounts(entry))
+
+
+def patch_offer(offer_id: int, fields: OfferFields) -> Call[Offer]:
+    """A JSON merge patch of the fields given (None is sent as null: it clears the field)."""
+    return Call("PATCH", f"/offers/{int(offer_id)}", lambda data: build(Offer, data), body=_json_amounts(fields))
+
+
+def archive_offer(offer_id: int) -> Call[Offer]:
+    return Call("DELETE", f"/offers/{int(offer_id)}", lambda data: build(Offer, data))
 
 
 def _json_amounts(entry: OfferFields) -> dict[str, Any]:

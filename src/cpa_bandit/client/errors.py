@@ -58,7 +58,7 @@ class BanditNotFound(BanditHTTPError):
 class BanditConflict(BanditHTTPError):
     """409: the request contradicts what is stored, e.g. another reward for a resolved click
     (``body`` has the stored outcome), a click id decided with an offer not listed now, or
-    every listed offer paused or capped (``body`` lists them)."""
+    every listed offer paused, archived or capped (``body`` lists them)."""
 
 
 class BanditValidationError(BanditHTTPError):

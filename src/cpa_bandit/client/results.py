@@ -80,6 +80,8 @@ class OfferReport:
     offer_id: int
     name: str | None
     status: str
+    """``archived`` > ``paused`` > ``capped`` (at its conversion cap now) > ``active``; only
+    active offers are chosen."""
     declared_payout: float | None
     clicks: int
     pending: int
@@ -97,6 +99,9 @@ class OfferReport:
     p_best: float
     recent_share: float
     evidence_since: float | None
+    capped_until: float | None = None
+    """Unix time at which an offer at its conversion cap (``status`` ``capped``) returns to
+    rotation; None when not capped now."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,12 +152,14 @@ class PostbackCounts:
 
 @dataclass(frozen=True, slots=True)
 class Offer:
-    """A registry entry (``GET``/``PUT /offers/{id}``)."""
+    """A registry entry (``GET``/``PUT``/``PATCH``/``DELETE /offers/{id}``)."""
 
     offer_id: int
     name: str | None
     payout: float | None
     status: str
+    """``archived`` > ``paused`` > ``capped`` > ``active``: the declared status (active,
+    paused or archived), but ``capped`` for an active offer at its conversion cap now."""
     cap_daily: int | None
     cap_monthly: int | None
     timezone: str

@@ -2,7 +2,8 @@
 
 Retrying is safe on every route of the service: a retried ``/sample/`` click id gets its
 first answer and is not counted twice, the same ``/feedback/`` or postback again changes
-nothing, and ``PUT /offers/{id}`` replaces the entry with the same one. So a call that
+nothing, ``PUT /offers/{id}`` replaces the entry with the same one, the same ``PATCH``
+sets the same fields again and archiving an archived offer leaves it so. So a call that
 failed without an answer (connection refused or reset, a timeout) or with a 503 (the store
 could not take it now; the service says when to come back in ``Retry-After``) is sent
 again, a bounded number of times. Any other answer is final: a 4xx says the request is

@@ -93,7 +93,7 @@ class BanditClient:
         """The offer for a click, among ``offer_ids`` (``GET /sample/``). Parameters left
         None take the service's defaults (UCB, ``ucb_c`` 1, a learned Thompson prior). The
         same ``click_id`` again gets the same offer; raises BanditConflict if the stored one
-        is not listed, or every listed offer is paused or capped."""
+        is not listed, or every listed offer is paused, archived or capped."""
         return self._run(calls.sample(click_id, offer_ids, sampler, ucb_c, thompson_a, thompson_b, source))
 
     def feedback(self, click_id: ClickId, reward: Number) -> Feedback:
@@ -147,11 +147,24 @@ class BanditClient:
         """A registry entry (``GET /offers/{id}``); BanditNotFound when not registered."""
         return self._run(calls.get_offer(offer_id))
 
-    def list_offers(self) -> tuple[Offer, ...]:
-        """The whole registry (``GET /offers``)."""
-        return self._run(calls.list_offers())
+    def list_offers(self, include_archived: bool = True) -> tuple[Offer, ...]:
+        """The whole registry (``GET /offers``); ``include_archived=False`` leaves out the
+        archived offers."""
+        return self._run(calls.list_offers(include_archived))
 
     def put_offer(self, offer_id: int, **entry: Unpack[OfferFields]) -> Offer:
         """Create or replace an entry (``PUT /offers/{id}``, admin key): the whole entry, so
-        omitted fields take their defaults."""
+        omitted fields take their defaults; :meth:`patch_offer` changes some fields only."""
         return self._run(calls.put_offer(offer_id, entry))
+
+    def patch_offer(self, offer_id: int, **fields: Unpack[OfferFields]) -> Offer:
+        """Change the fields given and keep the others (``PATCH /offers/{id}``, admin key);
+        None clears a nullable one, e.g. ``patch_offer(7, cap_daily=None)``. BanditNotFound
+        when the offer is not registered (a patch never creates one)."""
+        return self._run(calls.patch_offer(offer_id, fields))
+
+    def archive_offer(self, offer_id: int) -> Offer:
+        """Archive an offer (``DELETE /offers/{id}``, admin key): never chosen again, its
+        counters and history kept; ``patch_offer(offer_id, status="active")`` brings it
+        back. Archiving an archived offer changes nothing; BanditNotFound when not registered."""
+        return self._run(calls.archive_offer(offer_id))

@@ -7,15 +7,15 @@ between worker processes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
 
 from ..conversions import ClickTotals, Conversion, Postback, PostbackResult
-from ..domain import Decision, Offer, Outcome
+from ..domain import EDITABLE, STATUSES, Decision, Offer, Outcome
 
 COUNTER_COLUMNS = (
     "clicks",
@@ -35,6 +35,23 @@ HOUR = 3_600
 """Width of a bucket of the hourly counters, in seconds (buckets start on UTC hours)."""
 
 
+def status_code(offer: Offer) -> int:
+    """The registry status as stores keep it for decisions (``OfferRows.status``)."""
+    return STATUSES.index(offer.status)
+
+
+def patched(current: Offer, changes: Mapping[str, object], at: float) -> Offer | None:
+    """The entry with ``changes`` applied, stamped ``at`` (its ``capped_until`` is for the
+    store to set); None when they change nothing."""
+    unknown = changes.keys() - EDITABLE
+    if unknown:
+        raise ValueError(f"not fields an operator sets: {sorted(unknown)}")
+    if "status" in changes and changes["status"] not in STATUSES:
+        raise ValueError(f"unknown offer status {changes['status']!r}")
+    new = replace(current, **changes)  # type: ignore[arg-type]
+    return None if new == current else replace(new, updated_at=at)
+
+
 @dataclass(frozen=True, slots=True)
 class OfferRows:
     """What a decision needs about its eligible offers, one row per offer in the order asked.
@@ -42,8 +59,9 @@ class OfferRows:
     ``pooled`` and ``by_source`` are int64 matrices with ``COUNTER_COLUMNS`` (``by_source``
     holds the counters of the requested source, zeros without one): lifetime counters,
     which reports read and which never forget. ``payout_micros`` is the declared payout or
-    -1; ``paused`` marks offers the registry paused; ``capped_until`` is when an offer at its
-    conversion cap may be chosen again (0: not capped).
+    -1; ``status`` the registry status as its index in ``domain.STATUSES`` (int8: 0 active or
+    not registered, 1 paused, 2 archived; anything but 0 is never chosen); ``capped_until`` is
+    when an offer at its conversion cap may be chosen again (0: not capped).
 
     The learning evidence of an offer starts at ``since`` (0.0: it was never restarted, see
     ``Store.restart_offer``); ``pooled_before`` and ``by_source_before`` are the counters
@@ -56,7 +74,7 @@ class OfferRows:
     pooled: np.ndarray
     by_source: np.ndarray
     payout_micros: np.ndarray
-    paused: np.ndarray
+    status: np.ndarray
     capped_until: np.ndarray
     since: np.ndarray
     pooled_before: np.ndarray
@@ -73,7 +91,7 @@ class OfferRows:
             pooled=np.zeros(counters, dtype=np.int64),
             by_source=np.zeros(counters, dtype=np.int64),
             payout_micros=np.full(offers, -1, dtype=np.int64),
-            paused=np.zeros(offers, dtype=bool),
+            status=np.zeros(offers, dtype=np.int8),
             capped_until=np.zeros(offers, dtype=np.int64),
             since=np.zeros(offers),
             pooled_before=np.zeros(counters, dtype=np.int64),
@@ -87,7 +105,7 @@ class OfferRows:
         cls,
         counters: np.ndarray,
         payout_micros: np.ndarray,
-        paused: np.ndarray,
+        status: np.ndarray,
         capped_until: np.ndarray,
         floats: np.ndarray,
     ) -> OfferRows:
@@ -99,7 +117,7 @@ class OfferRows:
             pooled=counters[:, 0],
             by_source=counters[:, 2] if blocks == 4 else np.zeros((offers, width), dtype=np.int64),
             payout_micros=payout_micros,
-            paused=paused.astype(bool),
+            status=status.astype(np.int8),
             capped_until=capped_until,
             since=floats[:, 0],
             pooled_before=counters[:, 1],
@@ -107,6 +125,10 @@ class OfferRows:
             reward_sq=floats[:, 1],
             reward_sq_before=floats[:, 2],
         )
+
+    def resting(self, now: float) -> np.ndarray:
+        """Which offers may not be chosen now: paused, archived or at their cap."""
+        return (self.status != 0) | (self.capped_until > now)
 
     def seen_from(self, source: str | None) -> np.ndarray:
         """The counters as one source sees them, or pooled without a source."""
@@ -227,6 +249,14 @@ class Store(Protocol):
         """Create or replace an offer's registry entry; returns it with ``capped_until`` set
         from the conversions already counted in its current periods (``capped_until`` as
         given is ignored)."""
+
+    def patch_offer(self, offer_id: int, changes: Mapping[str, object], at: float) -> Offer | None:
+        """Change some fields of an offer's registry entry (``changes``: ``Offer`` field names
+        of ``domain.EDITABLE`` to their new values) in one atomic step, so that concurrent
+        patches of other fields are all kept; the entry is stamped ``at`` and its
+        ``capped_until`` set as ``put_offer`` sets it. Changes that change nothing write
+        nothing and return the entry as stored. None when the offer has no entry (nothing is
+        created)."""
 
     def get_offers(self, offer_ids: Sequence[int] | None = None) -> list[Offer]:
         """Registry entries (all when ``offer_ids`` is None), ascending by id."""

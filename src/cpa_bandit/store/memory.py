@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from .. import caps
@@ -18,7 +18,17 @@ from ..conversions import (
     feedback_after_postback,
 )
 from ..domain import Decision, Offer, Outcome, UnknownClick
-from .base import HOUR, COUNTER_COLUMNS, NO_SOURCE, ClickRecord, HourCounts, LoggedDecision, OfferRows
+from .base import (
+    HOUR,
+    COUNTER_COLUMNS,
+    NO_SOURCE,
+    ClickRecord,
+    HourCounts,
+    LoggedDecision,
+    OfferRows,
+    patched,
+    status_code,
+)
 
 _CLICKS, _RESOLVED = COUNTER_COLUMNS.index("clicks"), COUNTER_COLUMNS.index("resolved")
 _CONVERSIONS, _REWARD = COUNTER_COLUMNS.index("conversions"), COUNTER_COLUMNS.index("reward_micros")
@@ -167,7 +177,7 @@ class MemoryStore:
                     rows.by_source[i] = counters
                 if (offer := self._offers.get(offer_id)) is not None:
                     rows.payout_micros[i] = -1 if offer.payout_micros is None else offer.payout_micros
-                    rows.paused[i] = offer.paused
+                    rows.status[i] = status_code(offer)
                     rows.capped_until[i] = offer.capped_until
                 rows.reward_sq[i] = self._reward_sq.get(offer_id, 0.0)
                 if (restart := self._restarts.get(offer_id)) is not None:
@@ -200,10 +210,15 @@ class MemoryStore:
 
     def put_offer(self, offer: Offer) -> Offer:
         with self._lock:
-            usage = {key: n for (offer_id, key), n in self._cap_usage.items() if offer_id == offer.offer_id}
-            offer = replace(offer, capped_until=caps.capped_until(offer, offer.updated_at, usage))
-            self._offers[offer.offer_id] = offer
-        return offer
+            return self._put(offer)
+
+    def patch_offer(self, offer_id: int, changes: Mapping[str, object], at: float) -> Offer | None:
+        with self._lock:
+            current = self._offers.get(offer_id)
+            if current is None:
+                return None
+            new = patched(current, changes, at)
+            return current if new is None else self._put(new)
 
     def get_offers(self, offer_ids: Sequence[int] | None = None) -> list[Offer]:
         with self._lock:
@@ -261,6 +276,12 @@ class MemoryStore:
             hour[1] += delta[_RESOLVED] + delta[_EXPIRED]
             hour[2] += delta[_CONVERSIONS]
             hour[3] += delta[_REWARD]
+
+    def _put(self, offer: Offer) -> Offer:
+        usage = {key: n for (offer_id, key), n in self._cap_usage.items() if offer_id == offer.offer_id}
+        offer = replace(offer, capped_until=caps.capped_until(offer, offer.updated_at, usage))
+        self._offers[offer.offer_id] = offer
+        return offer
 
     def _use_cap(self, offer: Offer, at: float) -> None:
         usage = {}

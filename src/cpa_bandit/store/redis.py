@@ -10,7 +10,9 @@ Keys (``P`` is the key prefix, ``{…}`` a hash tag that decides the cluster slo
                            its clicks' squared rewards (``reward_sq``, a float), its evidence
                            start (``since``, absent: never restarted) with the counters it
                            found then (``b:<column>``, ``b:<column>@<source>``,
-                           ``b:reward_sq``), its registry entry, its cap usage
+                           ``b:reward_sq``), its registry entry (``reg``, JSON; with
+                           ``payout`` and ``paused``, the status's index in
+                           ``domain.STATUSES``, for decisions), its cap usage
                            (``cap:<period>``) and ``capped_until``.
 ``P:{o<offer>}:k:<click>`` the click's outcome totals and conversions, in its offer's slot so
                            that resolving it and moving the counters is one script.
@@ -42,8 +44,10 @@ import contextlib
 import heapq
 import json
 import math
+import random
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, replace
 
@@ -64,7 +68,7 @@ from ..conversions import (
 )
 from ..domain import Decision, Evidence, Offer, Outcome, StoreUnavailable, UnknownClick
 from . import redis_scripts
-from .base import COUNTER_COLUMNS, ClickRecord, HourCounts, LoggedDecision, OfferRows
+from .base import COUNTER_COLUMNS, ClickRecord, HourCounts, LoggedDecision, OfferRows, patched, status_code
 
 RECENT_KEPT = 10_000
 """Decisions kept in ``P:recent`` (reports ask for the latest 1,000)."""
@@ -81,6 +85,7 @@ POSTBACK_RETRIES = 20
 """Attempts of a postback whose click changes under it (concurrent postbacks on one click)."""
 
 _REGISTRY_FIELDS = ("payout", "paused", "capped_until")
+"""``paused`` holds the status's index in ``domain.STATUSES`` (0, 1, or 2 for archived)."""
 _BASELINE_FIELDS = tuple(f"b:{column}" for column in COUNTER_COLUMNS)
 _FLOAT_FIELDS = ("since", "reward_sq", "b:reward_sq")
 _HOUR_COLUMNS = {b"c": 0, b"s": 1, b"v": 2, b"r": 3}
@@ -383,19 +388,46 @@ class RedisStore:
         return counts
 
     def put_offer(self, offer: Offer) -> Offer:
-        entry = {k: v for k, v in asdict(offer).items() if k not in ("offer_id", "capped_until")}
         with self._errors():
             self._r.sadd(f"{self._p}:registry", offer.offer_id)  # first: get_offers skips ids without an entry
-            capped_until = self._put_offer(
-                keys=[self._offer(offer.offer_id)],
-                args=[
-                    json.dumps(entry, separators=(",", ":")),
-                    -1 if offer.payout_micros is None else offer.payout_micros,
-                    int(offer.paused),
-                    *_period_args(offer, offer.updated_at),
-                ],
-            )
-        return replace(offer, capped_until=float(capped_until))
+        stored = self._write_offer(offer)
+        assert stored is not None, "a put expects no entry in particular"
+        return stored
+
+    def patch_offer(self, offer_id: int, changes: Mapping[str, object], at: float) -> Offer | None:
+        # read, merge, then write if the entry is still the one read (compare-and-set in the
+        # script): a concurrent change of another field is read again and kept, never lost
+        for attempt in range(POSTBACK_RETRIES):
+            if attempt:  # lost a race: step aside a moment (jittered) rather than in lockstep
+                time.sleep(random.uniform(0, min(0.005, 0.0005 * attempt)))
+            with self._errors():
+                entry, capped_until = self._r.hmget(self._offer(offer_id), ["reg", "capped_until"])
+            if entry is None:
+                return None
+            current = _offer(offer_id, entry, capped_until)
+            new = patched(current, changes, at)
+            if new is None:
+                return current
+            stored = self._write_offer(new, expected=entry)
+            if stored is not None:
+                return stored
+        raise StoreUnavailable(f"the registry entry of offer {offer_id} kept changing; retry the change")
+
+    def _write_offer(self, offer: Offer, expected: bytes | None = None) -> Offer | None:
+        """Write a registry entry (if it still holds ``expected``, when given); the entry
+        with its capped_until, or None when it did not hold it."""
+        entry = {k: v for k, v in asdict(offer).items() if k not in ("offer_id", "capped_until")}
+        args: list[object] = [
+            json.dumps(entry, separators=(",", ":")),
+            -1 if offer.payout_micros is None else offer.payout_micros,
+            status_code(offer),
+            *_period_args(offer, offer.updated_at),
+        ]
+        if expected is not None:
+            args.append(expected)
+        with self._errors():
+            capped_until = self._put_offer(keys=[self._offer(offer.offer_id)], args=args)
+        return None if capped_until is None else replace(offer, capped_until=float(capped_until))
 
     def get_offers(self, offer_ids: Sequence[int] | None = None) -> list[Offer]:
         with self._errors():

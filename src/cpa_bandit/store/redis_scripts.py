@@ -196,9 +196,16 @@ return 1
 """
 
 PUT_OFFER = """
--- KEYS: offer; ARGV: registry JSON, declared payout (-1 = none), paused (0/1),
---       number of periods, then (period, cap or '', ends at) triples
--- returns the offer's capped_until, from the conversions already counted this day and month
+-- KEYS: offer; ARGV: registry JSON, declared payout (-1 = none), status (its index in
+--       domain.STATUSES: 0 active, 1 paused, 2 archived), number of periods, then (period,
+--       cap or '', ends at) triples, then optionally the registry JSON that the entry must
+--       still hold (a patch's compare-and-set: nothing is written if it changed since read)
+-- returns the offer's capped_until, from the conversions already counted this day and month;
+-- nil when the entry was not the one expected
+-- The status goes in the field 'paused', where decisions read it: a replica older than
+-- archiving reads any non-zero value there as paused, so it never serves an archived offer.
+local expected = ARGV[5 + 3 * tonumber(ARGV[4])]
+if expected and redis.call('HGET', KEYS[1], 'reg') ~= expected then return false end
 local capped = 0
 for p = 0, tonumber(ARGV[4]) - 1 do
   local cap = ARGV[6 + 3 * p]

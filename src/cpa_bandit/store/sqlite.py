@@ -15,7 +15,7 @@ import asyncio
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -33,7 +33,7 @@ from ..conversions import (
     feedback_after_postback,
 )
 from ..domain import Decision, Offer, Outcome, StoreBusy, StoreUnavailable, UnknownClick, decode_evidence
-from .base import COUNTER_COLUMNS, NO_SOURCE, ClickRecord, HourCounts, LoggedDecision, OfferRows
+from .base import COUNTER_COLUMNS, NO_SOURCE, ClickRecord, HourCounts, LoggedDecision, OfferRows, patched
 from .sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 
 _SYNCHRONOUS = ("NORMAL", "FULL")
@@ -53,7 +53,11 @@ LOG_BATCH = 5_000
 _BASELINE = tuple(f"{c}_before" for c in COUNTER_COLUMNS)
 _POOLED = ", ".join(f"ifnull(p.{c}, 0)" for c in (*COUNTER_COLUMNS, *_BASELINE))
 _BY_SOURCE = ", ".join(f"ifnull(s.{c}, 0)" for c in (*COUNTER_COLUMNS, *_BASELINE))
-_REGISTRY = "ifnull(o.payout_micros, -1), ifnull(o.status = 'paused', 0), ifnull(o.capped_until, 0)"
+# the status as its index in domain.STATUSES; no entry (NULL): active
+_REGISTRY = (
+    "ifnull(o.payout_micros, -1), CASE o.status WHEN 'paused' THEN 1 WHEN 'archived' THEN 2 ELSE 0 END,"
+    " ifnull(o.capped_until, 0)"
+)
 _REALS = ("since", "reward_sq", "reward_sq_before")
 _OFFER_REALS = ", ".join(f"ifnull(p.{c}, 0.0)" for c in _REALS)
 _OFFER_ROWS_SQL = (
@@ -385,13 +389,16 @@ class SQLiteStore:
 
     def put_offer(self, offer: Offer) -> Offer:
         with self._transaction() as db:
-            offer = replace(offer, capped_until=caps.capped_until(offer, offer.updated_at, self._usage(db, offer)))
-            db.execute(
-                f"INSERT OR REPLACE INTO offers ({_OFFER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (offer.offer_id, offer.name, offer.payout_micros, offer.status, offer.updated_at, offer.cap_daily,
-                 offer.cap_monthly, offer.timezone, offer.multiple_conversions, offer.capped_until),
-            )  # fmt: skip
-        return offer
+            return self._put(db, offer)
+
+    def patch_offer(self, offer_id: int, changes: Mapping[str, object], at: float) -> Offer | None:
+        with self._transaction() as db:  # BEGIN IMMEDIATE: no other write between the read and the write
+            row = db.execute(f"SELECT {_OFFER_COLUMNS} FROM offers WHERE offer_id = ?", (offer_id,)).fetchone()
+            if row is None:
+                return None
+            current = _offer(row)
+            new = patched(current, changes, at)
+            return current if new is None else self._put(db, new)
 
     def get_offers(self, offer_ids: Sequence[int] | None = None) -> list[Offer]:
         with self._errors():
@@ -421,6 +428,15 @@ class SQLiteStore:
         self._local = threading.local()
 
     # --- plumbing ----------------------------------------------------------------------
+
+    def _put(self, db: sqlite3.Connection, offer: Offer) -> Offer:
+        offer = replace(offer, capped_until=caps.capped_until(offer, offer.updated_at, self._usage(db, offer)))
+        db.execute(
+            f"INSERT OR REPLACE INTO offers ({_OFFER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (offer.offer_id, offer.name, offer.payout_micros, offer.status, offer.updated_at, offer.cap_daily,
+             offer.cap_monthly, offer.timezone, offer.multiple_conversions, offer.capped_until),
+        )  # fmt: skip
+        return offer
 
     @staticmethod
     def _usage(db: sqlite3.Connection, offer: Offer) -> dict[str, int]:

@@ -7,7 +7,7 @@ statement (one implicit transaction, one WAL commit).
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _COUNTERS = """
     clicks        INTEGER NOT NULL DEFAULT 0,
@@ -309,5 +309,21 @@ END
     ),
 )
 
-MIGRATIONS = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
+# Version 6: the registry's status may be "archived" (never chosen, like "paused", and left
+# out of the dashboard's default view). The column was free text: triggers now refuse any
+# status but the three (SQLite cannot add a CHECK to an existing table), and the version
+# makes an older cpa-bandit refuse the database rather than serve archived offers, whose
+# status it would not recognise as resting.
+_STATUS_KNOWN = "NEW.status NOT IN ('active', 'paused', 'archived')"
+_V6 = tuple(
+    f"""
+CREATE TRIGGER offer_status_{name} BEFORE {event} ON offers WHEN {_STATUS_KNOWN}
+BEGIN
+    SELECT RAISE(ABORT, 'an offer status is active, paused or archived');
+END
+"""
+    for name, event in (("inserted", "INSERT"), ("updated", "UPDATE OF status"))
+)
+
+MIGRATIONS = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
 """Statements that take a database from version ``n - 1`` to version ``n``."""

@@ -1,7 +1,7 @@
 // The dashboard's only script: every REFRESH_MS it asks /dashboard/data for a snapshot and
 // redraws the page. Values go into the page as text (textContent), never as markup; the two
-// charts are SVG that the service rendered with every label escaped. The chosen source and
-// chart range live in the URL's fragment, so that a view can be bookmarked or shared.
+// charts are SVG that the service rendered with every label escaped. The chosen source, chart
+// range and "show archived" live in the URL's fragment, so that a view can be bookmarked or shared.
 "use strict";
 
 const REFRESH_MS = 10_000;
@@ -29,12 +29,17 @@ function element(tag, text, className) {
 
 function view() {
   const hash = new URLSearchParams(location.hash.slice(1));
-  return { source: hash.get("source") || "", hours: hash.get("hours") || byId("hours").value };
+  return {
+    source: hash.get("source") || "",
+    hours: hash.get("hours") || byId("hours").value,
+    archived: hash.get("archived") === "1",
+  };
 }
 
 function choose() {
   const hash = new URLSearchParams({ hours: byId("hours").value });
   if (byId("source").value) hash.set("source", byId("source").value);
+  if (byId("show-archived").checked) hash.set("archived", "1");
   history.replaceState(null, "", `#${hash}`);
   refresh();
 }
@@ -127,8 +132,32 @@ function offerCell(row) {
   const cell = element("td", undefined, "text");
   cell.append(element("span", `#${row.offer_id}`, "offer-id"));
   if (row.name) cell.append(" ", element("span", row.name, "offer-name"));
-  if (row.status !== "active") cell.append(" ", element("span", row.status, "badge"));
+  if (row.status !== "active") cell.append(" ", statusBadge(row));
   return cell;
+}
+
+// --- statuses: a badge for every offer not in rotation; archived ones hidden unless asked
+
+const untilFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const STATUS_TITLES = {
+  paused: () => "Paused in the registry: never chosen",
+  archived: () => "Archived: never chosen; its counters and history are kept",
+  capped: (row) => `At its conversion cap: back in rotation on ${untilFormat.format(new Date(row.capped_until * 1000))}`,
+};
+
+function statusBadge(row) {
+  const badge = element("span", row.status, `badge badge-${row.status}`);
+  const title = STATUS_TITLES[row.status];
+  if (title) badge.title = title(row);
+  return badge;
+}
+
+function shownOffers(data) {
+  // archived offers leave the table unless "show archived" is ticked; the totals and charts
+  // still count them (their revenue was earned)
+  const archived = data.offers.filter((row) => row.status === "archived").length;
+  byId("archived-count").textContent = archived ? `(${formats.count.format(archived)})` : "";
+  return view().archived ? data.offers : data.offers.filter((row) => row.status !== "archived");
 }
 
 function epcCell(row) {
@@ -140,7 +169,7 @@ function epcCell(row) {
 }
 
 function renderOffers(data) {
-  const rows = data.offers;
+  const rows = shownOffers(data);
   const best = Math.max(...rows.map((row) => row.p_best));
   byId("offers").querySelector("tbody").replaceChildren(
     ...rows.map((row) => {
@@ -163,7 +192,8 @@ function renderOffers(data) {
     }),
   );
   byId("offers").hidden = rows.length === 0;
-  byId("offers-empty").hidden = rows.length > 0;
+  byId("offers-empty").hidden = data.offers.length > 0;
+  byId("offers-all-archived").hidden = rows.length > 0 || data.offers.length === 0;
 }
 
 function renderRefused(refused) {
@@ -180,10 +210,12 @@ function renderRefused(refused) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  const { hours } = view();
+  const { hours, archived } = view();
   byId("hours").value = hours;
+  byId("show-archived").checked = archived;
   byId("source").addEventListener("change", choose);
   byId("hours").addEventListener("change", choose);
+  byId("show-archived").addEventListener("change", choose);
   document.addEventListener("visibilitychange", () => document.hidden || refresh());
   refresh();
 });
