@@ -227,6 +227,29 @@ def test_offer_registry(store: Store) -> None:
     assert store.known_offer_ids() == [3, 5, 7]
 
 
+def test_landing_urls_and_smartlinks_are_kept_and_reset(make_store: Callable[[], Store]) -> None:
+    """An offer's URL template (set, patched, cleared) and smartlinks' JSON, as given, across
+    a reopening; a reset forgets them with the rest."""
+    store = make_store()
+    url = "https://lp.example/?c={click_id}&s={sub1}"
+    store.put_offer(Offer(4, "LP", None, "active", T0, url=url))
+    assert store.get_offers([4])[0].url == url
+    assert store.patch_offer(4, {"url": url + "&x=1"}, T0 + 1).url == url + "&x=1"
+    spec = '{"name":"eu","offers":[4,5]}'
+    assert store.get_smartlink("eu") is None and store.list_smartlinks() == {}
+    store.put_smartlink("eu", spec)
+    store.put_smartlink("asia", "{}")
+    store.put_smartlink("asia", '{"v":2}')  # replaces
+    store = make_store()  # the same data, opened again
+    assert store.get_offers([4])[0].url == url + "&x=1"
+    assert store.get_smartlink("eu") == spec
+    assert store.list_smartlinks() == {"asia": '{"v":2}', "eu": spec}
+    assert store.delete_smartlink("asia") and not store.delete_smartlink("asia")
+    assert store.patch_offer(4, {"url": None}, T0 + 2).url is None
+    store.reset()
+    assert store.list_smartlinks() == {} and store.get_offers() == []
+
+
 def test_an_archived_offer_is_stored_resting_and_keeps_its_counters(make_store: Callable[[], Store]) -> None:
     """Every store keeps the status ``archived`` (read back by ``get_offers``, across a
     reopening) and tells decisions it rests (status code 2, apart from paused's 1)."""

@@ -48,6 +48,13 @@ class Settings(BaseSettings):
         " long for its batch); 0 = it commits as soon as the worker has served the requests at hand. Unset: 1 on"
         " SQLite, 0 on Redis (whose batches gather while the previous one waits for Redis).",
     )
+    holdout_share: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Share of /sample/ clicks served uniformly at random among the eligible offers (by a hash of"
+        " the click id): the holdout group that /uplift compares the bandit with. Smartlinks set their own.",
+    )
     group_commit_max: int = Field(256, ge=1, description="Most writes committed in one batch (1 = no group commit).")
     store_retry_s: float = Field(
         1.0, gt=0, description="After the store failed a decision, decide from last known statistics this long."

@@ -300,7 +300,7 @@ STATUSES = ("active", "paused", "archived")
 there (``OfferRows.status``: 0 active, 1 paused, 2 archived)."""
 
 EDITABLE = frozenset(
-    {"name", "payout_micros", "status", "cap_daily", "cap_monthly", "timezone", "multiple_conversions"}
+    {"name", "payout_micros", "status", "cap_daily", "cap_monthly", "timezone", "multiple_conversions", "url"}
 )
 """The fields of a registry entry that an operator sets (a ``PATCH`` changes some of them);
 ``updated_at`` and ``capped_until`` are the service's."""
@@ -330,6 +330,9 @@ class Offer:
     multiple_conversions: bool = False
     """Whether a click may convert more than once (upsells, rebills: new transaction ids)."""
     capped_until: float = 0.0
+    url: str | None = None
+    """The landing page's URL template (``smartlinks.MACROS``): where ``/go/`` sends a
+    visitor to whom this offer was chosen; an offer without one is not on any smartlink."""
 
     @property
     def paused(self) -> bool:

@@ -22,7 +22,9 @@ from .domain import (
     StoreUnavailable,
     UnknownClick,
 )
-from .clickpath.decisions import Clock, Decider, DecisionPath
+from .clickpath.decisions import Clock, Decider, DecisionPath, Via
+from .clickpath.landings import Landings
+from .evaluation.uplift import GroupRevenue, Uplift, uplift
 from .learning import Learning, learning_stats
 from .money import from_micros
 from .policies import MODEL_VERSION, PolicyParams, choice_probabilities
@@ -156,13 +158,15 @@ class BanditService:
         self.decider = Decider(
             store, rng, clock, learning, replace(decision_path, log_evidence=retention.decision_log_s > 0)
         )
+        self.landings = Landings(store, decision_path.cache_ms / 1000)
+        """Smartlinks and their offers' landing URLs (``/smartlinks``, ``/go/``)."""
 
     # --- decisions and feedback (clickpath.decisions) ---------------------------------------
 
     def decide(
-        self, click_id: str, offer_ids: Sequence[int], params: PolicyParams, source: str | None = None
+        self, click_id: str, offer_ids: Sequence[int], params: PolicyParams, source: str | None = None, via: Via = Via()
     ) -> Decision:
-        return self.decider.decide(click_id, offer_ids, params, source)
+        return self.decider.decide(click_id, offer_ids, params, source, via)
 
     def feedback(self, click_id: str, reward_micros: int) -> tuple[Outcome, bool]:
         return self.decider.feedback(click_id, reward_micros)
@@ -326,6 +330,7 @@ class BanditService:
         """Create or replace a registry entry, stamped now (its cap state is the store's)."""
         stored = self.store.put_offer(replace(offer, updated_at=self._clock(), capped_until=0.0))
         self.decider.forget([offer.offer_id])
+        self.landings.forget()
         return stored
 
     def patch_offer(self, offer_id: int, changes: Mapping[str, object]) -> Offer | None:
@@ -335,6 +340,7 @@ class BanditService:
         stored = self.store.patch_offer(offer_id, changes, self._clock())
         if stored is not None:
             self.decider.forget([offer_id])
+            self.landings.forget()
         return stored
 
     def archive_offer(self, offer_id: int) -> Offer | None:
@@ -348,3 +354,25 @@ class BanditService:
     def reset(self) -> None:
         self.store.reset()
         self.decider.forget()
+        self.landings.forget()
+
+    # --- uplift over the holdout -----------------------------------------------------------
+
+    def uplift(self, since: float = -math.inf, until: float = math.inf, smartlink: str | None = None) -> Uplift:
+        """Revenue per click of the bandit's and of the holdout's clicks decided in [since,
+        until) (through ``smartlink`` only, when given), resolved ones only: fed back, or past
+        the attribution window (0). Read from the decision log, where each decision is marked."""
+        bandit, holdout = GroupRevenue(), GroupRevenue()
+        for logged in self.store.decision_log(since, until):
+            params = logged.decision.params
+            if smartlink is not None and params.get("smartlink") != smartlink:
+                continue
+            reward = logged.totals.reward_micros
+            if reward is None and not logged.expired:
+                continue  # pending: a 0 now that may still convert
+            value = from_micros(reward or 0)
+            if params.get("holdout"):
+                holdout = holdout.plus(value)
+            else:
+                bandit = bandit.plus(value)
+        return uplift(bandit, holdout)

@@ -31,6 +31,7 @@ from . import (
     offer_routes,
     postback_routes,
     seed_routes,
+    smartlink_routes,
     stats_routes,
 )
 from .errors import install_error_handlers
@@ -92,7 +93,9 @@ def create_app(
         source_prior_clicks=settings.source_prior_clicks,
         change_detection=settings.change_detection,
     )
-    path = DecisionPath(cache_ms=settings.decision_cache_ms, store_retry_s=settings.store_retry_s)
+    path = DecisionPath(
+        cache_ms=settings.decision_cache_ms, store_retry_s=settings.store_retry_s, holdout_share=settings.holdout_share
+    )
     retention = Retention(decision_log_s=settings.decision_log_days * 86_400.0)
     service = BanditService(
         store, rng or np.random.default_rng(settings.seed), clock or time.time, learning, path, retention
@@ -126,7 +129,7 @@ def create_app(
     app.state.click_path = ClickPath(service, writer)
     metrics.registry.register(StoreCollector(store))
     app.serve_hot(
-        [seed_routes.router, postback_routes.router],
+        [seed_routes.router, postback_routes.router, smartlink_routes.router],
         metrics,
         Limits.for_offers(settings.max_offers),
         log_requests=settings.access_log,
@@ -136,6 +139,7 @@ def create_app(
     app.include_router(stats_routes.router)
     app.include_router(offer_routes.router)
     app.include_router(postback_routes.router)
+    app.include_router(smartlink_routes.router)
     app.include_router(admin_routes.router)
     app.include_router(dashboard_routes.router)
     app.include_router(metrics_routes.router)

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from ..caps import valid_timezone
 from ..domain import Offer
 from ..ids import MAX_OFFER_ID
+from ..smartlinks import MACROS, InvalidTemplate, check_template
 from ..money import MAX_AMOUNT, from_micros, representable, to_micros
 from ..keys import Role
 from ..clickpath.path import patiently
@@ -55,6 +56,27 @@ Multiple = Annotated[
 ]
 
 
+def _landing_url(url: str | None) -> str | None:
+    if url is None:
+        return None
+    try:
+        return check_template(url)
+    except InvalidTemplate as exc:
+        raise ValueError(str(exc)) from None
+
+
+LandingUrl = Annotated[
+    str | None,
+    AfterValidator(_landing_url),
+    Field(
+        description="The landing page, where `/go/` sends a visitor to whom this offer was chosen: an absolute"
+        " http(s) URL whose macros " + ", ".join(f"`{{{name}}}`" for name in MACROS) + " are filled in per visitor"
+        " (URL-encoded). An offer without one is left out of smartlinks.",
+        examples=["https://lp.example.com/de?click={click_id}&pub={source}&s1={sub1}"],
+    ),
+]
+
+
 class OfferIn(BaseModel):
     """The whole registry entry: a PUT replaces it, omitted fields take their defaults
     (`PATCH` changes some fields and keeps the others)."""
@@ -68,6 +90,7 @@ class OfferIn(BaseModel):
     cap_monthly: CapMonthly = None
     timezone: TimeZone = "UTC"
     multiple_conversions: Multiple = False
+    url: LandingUrl = None
 
     def offer(self, offer_id: int) -> Offer:
         return Offer(
@@ -79,6 +102,7 @@ class OfferIn(BaseModel):
             cap_monthly=self.cap_monthly,
             timezone=self.timezone,
             multiple_conversions=self.multiple_conversions,
+            url=self.url,
         )
 
 
@@ -91,7 +115,7 @@ def _absent_is_unchanged(schema: dict[str, Any]) -> None:
 class OfferPatch(BaseModel):
     """Some fields of a registry entry (JSON Merge Patch, RFC 7396): the fields sent change,
     the others are kept; `null` clears a nullable field (`name`, `payout`, `cap_daily`,
-    `cap_monthly`). `status`, `timezone` and `multiple_conversions` cannot be null."""
+    `cap_monthly`, `url`). `status`, `timezone` and `multiple_conversions` cannot be null."""
 
     # a field without None in its type takes None as its default but refuses a null sent:
     # pydantic validates what is sent, not defaults, and ``model_fields_set`` tells them apart
@@ -104,6 +128,7 @@ class OfferPatch(BaseModel):
     cap_monthly: CapMonthly = None
     timezone: TimeZone = None  # type: ignore[assignment]
     multiple_conversions: Multiple = None  # type: ignore[assignment]
+    url: LandingUrl = None
 
     def changes(self) -> dict[str, object]:
         """The sent fields as ``Offer`` fields."""
@@ -123,6 +148,7 @@ class OfferOut(BaseModel):
     cap_monthly: int | None
     timezone: str
     multiple_conversions: bool
+    url: str | None = Field(description="The landing URL template (see `OfferIn.url`).")
     capped_until: float | None = Field(
         description="Unix time at which an offer at its cap returns to rotation; null when not capped now"
         " (set whenever the cap rests it, also while it is paused or archived)."
@@ -140,6 +166,7 @@ class OfferOut(BaseModel):
             cap_monthly=offer.cap_monthly,
             timezone=offer.timezone,
             multiple_conversions=offer.multiple_conversions,
+            url=offer.url,
             capped_until=offer.capped_until if offer.capped(now) else None,
             updated_at=offer.updated_at,
         )

@@ -25,6 +25,7 @@ from ..domain import (
     StoreBusy,
     StoreUnavailable,
 )
+from ..holdout import in_holdout
 from ..learning import Learning, learning_stats
 from ..money import from_micros
 from ..policies import ArmStats, PolicyParams, select
@@ -52,6 +53,19 @@ class DecisionPath:
     before trying the store again, so that a dead store does not cost every click a timeout."""
     log_evidence: bool = True
     """Log each decision's evidence (the decision log); off when its retention is 0."""
+    holdout_share: float = 0.0
+    """Share of ``/sample/`` clicks served uniformly at random (``CPA_BANDIT_HOLDOUT_SHARE``):
+    the baseline of ``/uplift``. A smartlink has its own."""
+
+
+@dataclass(frozen=True, slots=True)
+class Via:
+    """How a click came in: through a smartlink (logged with the decision, so that its uplift
+    can be read per smartlink) with its own holdout share, or ``/sample/`` (None, None: the
+    service's share)."""
+
+    smartlink: str | None = None
+    holdout: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,16 +108,28 @@ class Decider:
 
     # --- decisions ---------------------------------------------------------------------
 
-    def decide(self, click_id: str, offer_ids: Sequence[int], params: PolicyParams, source: str | None = None) -> Decision:
+    def decide(
+        self,
+        click_id: str,
+        offer_ids: Sequence[int],
+        params: PolicyParams,
+        source: str | None = None,
+        via: Via = Via(),
+    ) -> Decision:
         """Choose an offer for a click and record it; a retried click gets its first answer.
 
         With the store unreachable, the choice is made from the last statistics this worker
         read and returned with ``recorded=False``: the click still gets a sound offer."""
-        return self.settle(self.record(self.choose(click_id, offer_ids, params, source), offer_ids))
+        return self.settle(self.record(self.choose(click_id, offer_ids, params, source, via), offer_ids))
 
-    def choose(self, click_id: str, offer_ids: Sequence[int], params: PolicyParams, source: str | None) -> Decision:
+    def choose(
+        self, click_id: str, offer_ids: Sequence[int], params: PolicyParams, source: str | None, via: Via = Via()
+    ) -> Decision:
         """The decision for a click, not recorded yet (``recorded=False`` when the store is
-        known to be down: it will not be)."""
+        known to be down: it will not be). A click in the holdout group is served uniformly."""
+        share = self._path.holdout_share if via.holdout is None else via.holdout
+        if in_holdout(click_id, share):
+            params = replace(params, holdout=True)
         rows, reachable = self._rows(offer_ids, source)
         now = self._clock()
         resting = rows.resting(now)
@@ -126,7 +152,7 @@ class Decider:
             offer_id=chosen_from[choice.index],
             source=source,
             created_at=now,
-            params=params.as_dict(),
+            params=params.as_dict() if via.smartlink is None else {**params.as_dict(), "smartlink": via.smartlink},
             propensity=choice.propensity,
             evidence=evidence_of(chosen_from, arms, arms.population) if self._path.log_evidence else None,
             recorded=reachable,

@@ -16,7 +16,9 @@ FastAPI's own entry.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
 
@@ -38,27 +40,55 @@ _INTERNAL_ERROR = Response("Internal Server Error", status_code=500, media_type=
 
 def hot(endpoint: Endpoint) -> Endpoint:
     """Mark a route's endpoint as one the front serves itself: it takes the bare request and
-    returns a ``Response``, with no path parameters and no FastAPI dependencies."""
+    returns a ``Response``, with no FastAPI dependencies, and at most one path parameter, at
+    the end of its path (``/go/{name}``: one segment, in ``request.path_params``)."""
     endpoint.hot = True  # type: ignore[attr-defined]
     return endpoint
 
 
-def hot_routes(routers: Sequence[APIRouter]) -> dict[tuple[str, str], Endpoint]:
-    """(method, path) → endpoint, of the routes marked :func:`hot` (routers included in the
-    app without a prefix)."""
-    return {
-        (method, route.path): route.endpoint
+_LAST_PARAMETER = re.compile(r"^(?P<prefix>[^{}]*/)\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}$")
+
+
+@dataclass(frozen=True, slots=True)
+class HotRoutes:
+    """The hot routes by (method, path), and those ending in a parameter by (method, the
+    path before it)."""
+
+    exact: dict[tuple[str, str], Endpoint]
+    tails: dict[tuple[str, str], tuple[str, str, Endpoint]]
+    """(method, prefix) → (the route's template, its parameter's name, endpoint)."""
+
+    def match(self, method: str, path: str) -> tuple[str, Endpoint, dict[str, str] | None] | None:
+        """The route's template, its endpoint and path parameters (None: none), or None."""
+        if (endpoint := self.exact.get((method, path))) is not None:
+            return path, endpoint, None
+        prefix, _, tail = path.rpartition("/")
+        found = self.tails.get((method, prefix + "/")) if tail else None
+        return None if found is None else (found[0], found[2], {found[1]: tail})
+
+
+def hot_routes(routers: Sequence[APIRouter]) -> HotRoutes:
+    """The routes marked :func:`hot` (routers included in the app without a prefix)."""
+    routes = [
+        (method, route.path, route.endpoint)
         for router in routers
         for route in router.routes
         if isinstance(route, APIRoute) and getattr(route.endpoint, "hot", False)
         for method in route.methods
-    }
+    ]
+    exact = {(method, path): endpoint for method, path, endpoint in routes if "{" not in path}
+    tails = {}
+    for method, path, endpoint in routes:
+        if "{" in path:
+            if (parts := _LAST_PARAMETER.match(path)) is None:
+                raise ValueError(f"a hot route has one path parameter at most, at its end: {path}")
+            tails[(method, parts["prefix"])] = (path, parts["name"], endpoint)
+    return HotRoutes(exact, tails)
 
 
 class Front:
     def __init__(
-        self, stack: ASGIApp, app: FastAPI, routes: dict[tuple[str, str], Endpoint], metrics: Metrics, limits: Limits,
-        log_requests: bool,
+        self, stack: ASGIApp, app: FastAPI, routes: HotRoutes, metrics: Metrics, limits: Limits, log_requests: bool,
     ) -> None:  # fmt: skip
         self._stack = stack
         self._routes = routes
@@ -75,7 +105,7 @@ class Front:
         token = request_id.set(rid)
         id_header = (b"x-request-id", rid.encode("ascii"))
         status = 0  # none sent yet; 500 is what the server answers if the app fails before one
-        endpoint = self._routes.get((scope["method"], scope["path"]))
+        hot = self._routes.match(scope["method"], scope["path"])
         started = perf_counter()
 
         async def send_with_id(message: Message) -> None:
@@ -89,16 +119,17 @@ class Front:
         try:
             if refused is not None:
                 await send_refusal(send_with_id, *refused)
-            elif endpoint is not None:
-                await self._serve(endpoint, scope, counted(self._limits, receive), send_with_id)
+            elif hot is not None:
+                if hot[2] is not None:
+                    scope["path_params"] = hot[2]
+                await self._serve(hot[1], scope, counted(self._limits, receive), send_with_id)
             else:
                 await self._stack(scope, counted(self._limits, receive), send_with_id)
         except BodyTooLarge:
             if not status:  # a chunked body that grew too large: nothing was answered yet
                 await send_refusal(send_with_id, 413, f"body over {self._limits.body_bytes} bytes")
         finally:
-            # the hot routes have no path parameters: their path is their template
-            route = UNROUTED if refused is not None else scope["path"] if endpoint is not None else route_template(scope)
+            route = UNROUTED if refused is not None else hot[0] if hot is not None else route_template(scope)
             observed(self._metrics, self._log_requests, scope, route, status or 500, perf_counter() - started)
         # Reset only after a normal end: an exception goes on to the server, which logs it in
         # this request's task (its own context), and that line should carry the id too.

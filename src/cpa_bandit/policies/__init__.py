@@ -67,9 +67,8 @@ class PolicyParams:
     @classmethod
     def from_dict(cls, params: dict[str, float | str]) -> PolicyParams:
         """The parameters as ``as_dict`` wrote them (a decision's logged policy)."""
-        sampler = Sampler(params["sampler"])
-        numbers = {name: float(value) for name, value in params.items() if name not in ("sampler", "holdout")}
-        return cls(sampler, holdout=bool(params.get("holdout", False)), **numbers)  # type: ignore[arg-type]
+        numbers = {name: float(params[name]) for name in _NUMBERS if name in params}  # type: ignore[arg-type]
+        return cls(Sampler(params["sampler"]), holdout=bool(params.get("holdout", False)), **numbers)
 
     def as_dict(self) -> dict[str, float | str]:
         """The seed's parameters, plus the floor and the holdout mark where they apply (a
@@ -91,6 +90,11 @@ class PolicyParams:
         """Each of ``offers``' least probability: ``min_share``, or uniform when they are too
         many for it."""
         return min(self.min_share, 1.0 / offers) if offers else 0.0
+
+
+_NUMBERS = ("ucb_c", "thompson_a", "thompson_b", "min_share")
+"""The numeric parameters of a logged policy; a decision's log may hold other context beside
+them (the smartlink it came through)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -261,8 +261,21 @@ class Store(Protocol):
     def get_offers(self, offer_ids: Sequence[int] | None = None) -> list[Offer]:
         """Registry entries (all when ``offer_ids`` is None), ascending by id."""
 
+    def put_smartlink(self, name: str, spec: str) -> None:
+        """Create or replace a smartlink: ``spec`` is the service's JSON of it, kept as is."""
+
+    def get_smartlink(self, name: str) -> str | None:
+        """A smartlink's JSON, None when there is none of that name."""
+
+    def list_smartlinks(self) -> dict[str, str]:
+        """Every smartlink's JSON by name, ascending."""
+
+    def delete_smartlink(self, name: str) -> bool:
+        """Remove a smartlink; whether there was one."""
+
     def reset(self) -> None:
-        """Forget every click, conversion, counter, evidence restart and registry entry."""
+        """Forget every click, conversion, counter, evidence restart, registry entry and
+        smartlink."""
 
     def batch(self, decisions: Sequence[Decision] = ()) -> AbstractContextManager[None]:
         """A block whose domain operations are committed together (SQLite: one transaction,

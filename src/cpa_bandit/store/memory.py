@@ -225,6 +225,22 @@ class MemoryStore:
             wanted = self._offers.keys() if offer_ids is None else set(offer_ids) & self._offers.keys()
             return [self._offers[offer_id] for offer_id in sorted(wanted)]
 
+    def put_smartlink(self, name: str, spec: str) -> None:
+        with self._lock:
+            self._smartlinks[name] = spec
+
+    def get_smartlink(self, name: str) -> str | None:
+        with self._lock:
+            return self._smartlinks.get(name)
+
+    def list_smartlinks(self) -> dict[str, str]:
+        with self._lock:
+            return dict(sorted(self._smartlinks.items()))
+
+    def delete_smartlink(self, name: str) -> bool:
+        with self._lock:
+            return self._smartlinks.pop(name, None) is not None
+
     def reset(self) -> None:
         with self._lock:
             self._clear()
@@ -241,6 +257,7 @@ class MemoryStore:
         self._expired: dict[str, bool] = {}
         self._counters: dict[tuple[int, str], list[int]] = {}
         self._offers: dict[int, Offer] = {}
+        self._smartlinks: dict[str, str] = {}
         self._conversions: dict[str, dict[str, Conversion]] = {}
         self._cap_usage: dict[tuple[int, str], int] = {}
         self._postbacks: dict[str, int] = {}

@@ -336,6 +336,28 @@ class RedisStore:
                         row[_HOUR_COLUMNS[column]] = int(value)
         return [HourCounts(hour, offer_id, *row) for (hour, offer_id), row in sorted(counts.items())]
 
+    def put_smartlink(self, name: str, spec: str) -> None:
+        with self._errors():
+            self._r.hset(self._smartlinks, name, spec)
+
+    def get_smartlink(self, name: str) -> str | None:
+        with self._errors():
+            spec = self._r.hget(self._smartlinks, name)
+        return None if spec is None else spec.decode()
+
+    def list_smartlinks(self) -> dict[str, str]:
+        with self._errors():
+            specs = self._r.hgetall(self._smartlinks)
+        return {name.decode(): spec.decode() for name, spec in sorted(specs.items())}
+
+    def delete_smartlink(self, name: str) -> bool:
+        with self._errors():
+            return bool(self._r.hdel(self._smartlinks, name))
+
+    @property
+    def _smartlinks(self) -> str:
+        return f"{self._p}:smartlinks"  # one hash: a handful of entries, read per visitor
+
     def known_sources(self) -> list[str]:
         with self._errors():
             sources = self._r.smembers(f"{self._p}:sources")

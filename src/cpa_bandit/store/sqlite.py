@@ -82,7 +82,7 @@ _RESTART_OFFER_SQL = (
 )
 _OFFER_COLUMNS = (
     "offer_id, name, payout_micros, status, updated_at, cap_daily, cap_monthly, timezone, multiple_conversions,"
-    " capped_until"
+    " capped_until, url"
 )
 _CONVERSION_COLUMNS = (
     "click_id, transaction_id, offer_id, status, raw_status, payout_micros, event, created_at, updated_at"
@@ -120,8 +120,8 @@ def _decision(row: Sequence, evidence: bytes | str | None = None) -> Decision:
 
 
 def _offer(row: Sequence) -> Offer:
-    *head, multiple, capped_until = row
-    return Offer(*head, multiple_conversions=bool(multiple), capped_until=capped_until)
+    *head, multiple, capped_until, url = row
+    return Offer(*head, multiple_conversions=bool(multiple), capped_until=capped_until, url=url)
 
 
 def _conversion(row: Sequence) -> Conversion:
@@ -412,11 +412,28 @@ class SQLiteStore:
                 ).fetchall()
         return [_offer(row) for row in rows]
 
+    def put_smartlink(self, name: str, spec: str) -> None:
+        with self._errors():
+            self._db().execute("INSERT OR REPLACE INTO smartlinks (name, spec) VALUES (?, ?)", (name, spec))
+
+    def get_smartlink(self, name: str) -> str | None:
+        with self._errors():
+            row = self._db().execute("SELECT spec FROM smartlinks WHERE name = ?", (name,)).fetchone()
+        return None if row is None else row[0]
+
+    def list_smartlinks(self) -> dict[str, str]:
+        with self._errors():
+            return dict(self._db().execute("SELECT name, spec FROM smartlinks ORDER BY name").fetchall())
+
+    def delete_smartlink(self, name: str) -> bool:
+        with self._errors():
+            return self._db().execute("DELETE FROM smartlinks WHERE name = ?", (name,)).rowcount > 0
+
     def reset(self) -> None:
         with self._transaction() as db:
             for table in (
                 "clicks", "offer_stats", "source_stats", "offers", "meta", "conversions", "cap_usage", "postback_outcomes",
-                "offer_hours",
+                "offer_hours", "smartlinks",
             ):  # fmt: skip
                 db.execute(f"DELETE FROM {table}")
 
@@ -432,9 +449,9 @@ class SQLiteStore:
     def _put(self, db: sqlite3.Connection, offer: Offer) -> Offer:
         offer = replace(offer, capped_until=caps.capped_until(offer, offer.updated_at, self._usage(db, offer)))
         db.execute(
-            f"INSERT OR REPLACE INTO offers ({_OFFER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO offers ({_OFFER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (offer.offer_id, offer.name, offer.payout_micros, offer.status, offer.updated_at, offer.cap_daily,
-             offer.cap_monthly, offer.timezone, offer.multiple_conversions, offer.capped_until),
+             offer.cap_monthly, offer.timezone, offer.multiple_conversions, offer.capped_until, offer.url),
         )  # fmt: skip
         return offer
 

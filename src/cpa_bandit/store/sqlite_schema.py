@@ -7,7 +7,7 @@ statement (one implicit transaction, one WAL commit).
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _COUNTERS = """
     clicks        INTEGER NOT NULL DEFAULT 0,
@@ -325,5 +325,12 @@ END
     for name, event in (("inserted", "INSERT"), ("updated", "UPDATE OF status"))
 )
 
-MIGRATIONS = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
+# Version 7: smartlinks. An offer's landing URL template, and the smartlinks themselves (the
+# service's JSON of each: the store keeps it opaque).
+_V7 = (
+    "ALTER TABLE offers ADD COLUMN url TEXT",
+    "CREATE TABLE smartlinks (name TEXT PRIMARY KEY, spec TEXT NOT NULL) WITHOUT ROWID",
+)
+
+MIGRATIONS = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7}
 """Statements that take a database from version ``n - 1`` to version ``n``."""

@@ -77,6 +77,17 @@ class Metrics:
             "cpa_bandit_decisions", "Offers chosen by /sample/, by offer and traffic source (\"\" for none).",
             ("offer", "source"), registry=own,
         )  # fmt: skip
+        self.holdout_decisions = Counter(
+            "cpa_bandit_holdout_decisions",
+            'Decisions in the holdout group (served uniformly at random), by smartlink ("" for /sample/).',
+            ("smartlink",), registry=own,
+        )  # fmt: skip
+        self.redirects = Counter(
+            "cpa_bandit_redirects",
+            "Answers of /go/ by smartlink and outcome: offer, fallback, nothing (404), head and prefetch (nothing"
+            ' recorded), not_found (no such smartlink; smartlink "").',
+            ("smartlink", "outcome"), registry=own,
+        )  # fmt: skip
         self.degraded_decisions = Counter(
             "cpa_bandit_degraded_decisions",
             'Decisions answered while the store was unreachable ("recorded": false): not stored.',
@@ -136,6 +147,11 @@ class Metrics:
         series.inc()
         if not decision.recorded:
             self.degraded_decisions.inc()
+        if decision.params.get("holdout"):
+            self.holdout_decisions.labels(str(decision.params.get("smartlink", ""))).inc()
+
+    def redirected(self, smartlink: str, outcome: str) -> None:
+        self.redirects.labels(smartlink, outcome).inc()
 
     def restarted(self, offer_ids: list[int]) -> None:
         for offer_id in offer_ids:
