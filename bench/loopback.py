@@ -17,11 +17,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def fetch(port: int, method: str, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
+def fetch(
+    port: int, method: str, path: str, timeout: float = 5.0, body: bytes | None = None, headers: dict | None = None
+) -> tuple[int, bytes]:
     """One request without following redirects, so that a 3xx is seen as such."""
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
-        conn.request(method, path)
+        conn.request(method, path, body=body, headers=headers or {})
         response = conn.getresponse()
         return response.status, response.read()
     finally:

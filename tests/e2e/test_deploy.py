@@ -62,6 +62,7 @@ DOCS = ROOT / "docs" / "deploy.md"
 
 TOKEN = "deploy-test-token-0123456789"
 OFFERS = "1,2,3"
+ADMIN = "deploy-test-admin-key-0123456789"
 
 SYNTHETIC = {"up"}
 """Series that Prometheus makes itself for every target, not the service."""
@@ -251,8 +252,14 @@ def exported_series(serve_bandit, tmp_path: Path) -> tuple[set[str], dict[str, s
     every kind, and while its store is down."""
     redis = RedisServer(tmp_path / "redis").start()
     try:
-        server = serve_bandit(store=redis.url, env={"CPA_BANDIT_POSTBACK_TOKEN": TOKEN})
+        server = serve_bandit(store=redis.url, env={"CPA_BANDIT_POSTBACK_TOKEN": TOKEN, "CPA_BANDIT_ADMIN_KEY": ADMIN})
         with server.client() as client:
+            admin = {"X-API-Key": ADMIN}
+            landing = {"url": "https://lp.example/?c={click_id}"}
+            assert client.put("/offers/1", json=landing, headers=admin).status_code == 200
+            assert client.put("/smartlinks/lp", json={"offers": [1]}, headers=admin).status_code == 200
+            assert client.get("/go/lp", params={"click_id": "g1"}).status_code == 302
+            assert client.get("/go/lp", headers={"Sec-Purpose": "prefetch"}).status_code == 503
             for n in range(6):
                 params = {"click_id": f"d{n}", "offer_ids": OFFERS} | ({"source": "s1"} if n % 2 else {})
                 assert client.get("/sample/", params=params).status_code == 200
@@ -618,7 +625,8 @@ def test_the_nginx_example_in_front_of_the_real_service(serve_bandit, tmp_path: 
             fits = inside.put("/feedback/", params={"click_id": "n4", "reward": 1}, content=b"x" * 60_000)
             assert fits.status_code == 200 and fits.json()["click_id"] == "n4", fits.text
             # internal-only routes: refused by nginx from elsewhere, passed on from inside
-            for method, path in (("GET", "/metrics"), ("POST", "/admin/reset"), ("PUT", "/offers/7")):
+            internal = (("GET", "/metrics"), ("POST", "/admin/reset"), ("PUT", "/offers/7"), ("DELETE", "/smartlinks/x"))
+            for method, path in internal:
                 refused = outside.request(method, path, json={"payout": 1} if method == "PUT" else None)
                 assert refused.status_code == 403 and "nginx" in refused.text, (method, path, refused.text)
             assert outside.get("/offers").status_code == 200, "registry reads are not restricted"
