@@ -87,6 +87,13 @@ def serve(
     unkeyed = [role for role in Role if not keys.has_key_for(role)]
     logging_config = log_config(settings.log_level)
     logging.config.dictConfig(logging_config)  # this process's lines are JSON too
+    if 0 < settings.decision_log_days <= settings.attribution_window_days:
+        log.warning(
+            "CPA_BANDIT_DECISION_LOG_DAYS (%g) is not longer than the attribution window (%g days): clicks that"
+            " expire without feedback leave the log as they expire, so export and /uplift never count them as 0",
+            settings.decision_log_days,
+            settings.attribution_window_days,
+        )
     if unkeyed:
         log.warning(
             "no key configured for %s: those routes answer loopback clients only%s",

@@ -88,10 +88,12 @@ class Settings(BaseSettings):
         60.0, gt=0, description="How often expired clicks are swept and history past retention dropped."
     )
     decision_log_days: float = Field(
-        30.0,
+        40.0,
         ge=0,
-        description="Decisions stay in the decision log (with their evidence, for `cpa-bandit export`) this long;"
-        " 0 = no decision log. Keep it within click_ttl_days on Redis: a click past its TTL has no outcome.",
+        description="Decisions stay in the decision log (with their evidence, for `cpa-bandit export` and"
+        " /uplift) this long; 0 = no decision log. Keep it longer than attribution_window_days, so that a click"
+        " that expired without feedback is still there to count as the 0 it is, and within click_ttl_days on"
+        " Redis: a click past its TTL has no outcome.",
     )
     postback_token: SecretStr | None = Field(
         None, description="Secret that postbacks must carry in the URL; unset = postbacks are not authenticated."

@@ -49,7 +49,7 @@ keep transactions short."""
 class Retention:
     """How long history is kept (setting ``CPA_BANDIT_DECISION_LOG_DAYS``)."""
 
-    decision_log_s: float = 30 * 86_400.0
+    decision_log_s: float = 40 * 86_400.0
     """Decisions stay in the decision log this long; 0 = no decision log."""
     hours_s: float = 35 * 86_400.0
     """Hourly counters (the dashboard's charts) stay this long."""
@@ -362,17 +362,14 @@ class BanditService:
         """Revenue per click of the bandit's and of the holdout's clicks decided in [since,
         until) (through ``smartlink`` only, when given), resolved ones only: fed back, or past
         the attribution window (0). Read from the decision log, where each decision is marked."""
-        bandit, holdout = GroupRevenue(), GroupRevenue()
+        groups = {False: GroupRevenue(), True: GroupRevenue()}  # in the holdout?
         for logged in self.store.decision_log(since, until):
             params = logged.decision.params
             if smartlink is not None and params.get("smartlink") != smartlink:
                 continue
-            reward = logged.totals.reward_micros
-            if reward is None and not logged.expired:
-                continue  # pending: a 0 now that may still convert
-            value = from_micros(reward or 0)
-            if params.get("holdout"):
-                holdout = holdout.plus(value)
+            group, reward = bool(params.get("holdout")), logged.totals.reward_micros
+            if reward is None and not logged.expired:  # a 0 now that may still convert
+                groups[group] = groups[group].plus_pending()
             else:
-                bandit = bandit.plus(value)
-        return uplift(bandit, holdout)
+                groups[group] = groups[group].plus(from_micros(reward or 0))
+        return uplift(groups[False], groups[True])

@@ -17,7 +17,7 @@ passed): a pending click would count as a 0 that may still convert.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from scipy import stats
 
@@ -31,9 +31,14 @@ class GroupRevenue:
     clicks: int = 0
     revenue: float = 0.0
     revenue_sq: float = 0.0
+    pending: int = 0
+    """Clicks left out: no feedback yet, within their attribution window."""
 
     def plus(self, reward: float) -> GroupRevenue:
-        return GroupRevenue(self.clicks + 1, self.revenue + reward, self.revenue_sq + reward * reward)
+        return replace(self, clicks=self.clicks + 1, revenue=self.revenue + reward, revenue_sq=self.revenue_sq + reward**2)
+
+    def plus_pending(self) -> GroupRevenue:
+        return replace(self, pending=self.pending + 1)
 
     @property
     def rpc(self) -> float | None:
