@@ -42,8 +42,10 @@ def check_template(template: str) -> str:
     bare = _MACRO.sub("x", template)
     if "{" in bare or "}" in bare:
         raise InvalidTemplate("a brace that opens or closes no macro; write a literal one as %7B or %7D")
-    if any(c.isspace() or not c.isprintable() for c in bare):
-        raise InvalidTemplate("a URL holds no spaces or control characters; percent-encode them")
+    if any(not "!" <= c <= "~" for c in bare):  # printable ASCII only: a Location header is Latin-1 bytes
+        raise InvalidTemplate(
+            "a URL holds no spaces, control or non-ASCII characters; percent-encode them (a host in its xn-- form)"
+        )
     parts = urlsplit(bare)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         raise InvalidTemplate("a landing URL is absolute, with the http or https scheme")

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, Request
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from fastapi.exceptions import RequestValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
 from ..clickpath.front import hot
@@ -31,6 +32,10 @@ _CLICK_ID = re.compile(CLICK_ID_PATTERN)
 _NAME = re.compile(NAME_PATTERN)
 NO_STORE = {"Cache-Control": "no-store"}
 """A redirect is one visitor's decision: no browser or proxy may replay it for another."""
+
+MAX_SUB_LENGTH = 256
+"""A sub id longer than this is cut: five of them, percent-encoded, must fit a Location header
+that proxies pass (nginx's 32k buffers in deploy/)."""
 
 SmartlinkName = Annotated[str, Path(pattern=NAME_PATTERN, examples=["eu-dating"])]
 
@@ -149,7 +154,11 @@ async def patch_smartlink(
             merged["params"] = {k: v for k, v in params.items() if v is not None}
         else:
             merged[field] = value
-    link = SmartlinkIn.model_validate(merged).smartlink(name)  # a 422 names the bad field
+    try:
+        link = SmartlinkIn.model_validate(merged).smartlink(name)
+    except ValidationError as exc:  # a 422 that names the bad field, as for a PUT body
+        errors = exc.errors(include_url=False, include_context=False)
+        raise RequestValidationError([{**error, "loc": ("body", *error["loc"])} for error in errors]) from None
     return SmartlinkOut.of(await patiently(landings.put, link))
 
 
@@ -205,7 +214,7 @@ def _visit(request: Request, link: Smartlink) -> Visit:
     return Visit(
         click_id=click_id if _CLICK_ID.match(click_id) else f"go{secrets.token_hex(12)}",
         source=source if _CLICK_ID.match(source) else None,
-        subs={sub: query[sub] for sub in SUB_IDS if sub in query},
+        subs={sub: query[sub][:MAX_SUB_LENGTH] for sub in SUB_IDS if sub in query},
     )
 
 
@@ -255,10 +264,14 @@ class GroupOut(BaseModel):
     clicks: int = Field(description="Resolved clicks (fed back, or past the attribution window).")
     revenue: float
     rpc: float | None = Field(description="Revenue per resolved click; null without clicks.")
+    pending: int = Field(
+        description="Clicks left out: no feedback yet, within their attribution window. Where only conversions"
+        " are reported, read `/uplift` up to now − the window, where no click is pending any more."
+    )
 
     @classmethod
     def of(cls, group: GroupRevenue) -> GroupOut:
-        return cls(clicks=group.clicks, revenue=round(group.revenue, 6), rpc=group.rpc)
+        return cls(clicks=group.clicks, revenue=round(group.revenue, 6), rpc=group.rpc, pending=group.pending)
 
 
 class IntervalOut(BaseModel):

@@ -60,6 +60,12 @@ class Landings:
         offers = self._store.get_offers(link.offers)
         return Landing(link, {offer.offer_id: offer.url for offer in offers if offer.url})
 
+    def url_of(self, offer_id: int) -> str | None:
+        """An offer's landing URL as the registry holds it now, on or off any smartlink (where
+        a retried click goes when its offer has left the link)."""
+        offers = self._store.get_offers([offer_id])
+        return offers[0].url if offers else None
+
     # --- the smartlinks' registry ------------------------------------------------------
 
     def put(self, link: Smartlink) -> Smartlink:

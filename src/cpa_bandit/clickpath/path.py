@@ -81,15 +81,27 @@ class ClickPath:
                 raise NoEligibleOffer("no offer of the smartlink has a landing URL")
             decision = await self.decide(visit.click_id, eligible, link.policy(), visit.source, Via(link.name, link.holdout))
         except (NoEligibleOffer, ConflictingDecision) as refusal:
-            # a retried click whose offer was taken off the link still goes where it went
-            offer_id = refusal.extra.get("offer_id")
-            if isinstance(refusal, ConflictingDecision) and offer_id in landing.urls:
-                return Redirect(fill(landing.urls[offer_id], values | {"offer_id": str(offer_id)}), None, "offer")  # type: ignore[index]
+            # a retried click still goes where it went, also when its offer was taken off the
+            # link (its URL is then not in the landing's) or the link has nothing to choose now
+            if (earlier := await patiently(self._earlier, visit.click_id, refusal)) is not None:
+                return Redirect(fill(earlier[1], values | {"offer_id": str(earlier[0])}), None, "offer")
             if link.fallback_url is None:
                 return Redirect(None, None, "nothing")
             return Redirect(fill(link.fallback_url, values), None, "fallback")
         values |= {"offer_id": str(decision.offer_id), "source": decision.source or ""}  # a retry: as first recorded
         return Redirect(fill(landing.urls[decision.offer_id], values), decision, "offer")
+
+    def _earlier(self, click_id: str, refusal: NoEligibleOffer | ConflictingDecision) -> tuple[int, str] | None:
+        """The offer a retried click was sent to and its landing URL (None: a new click, or
+        that offer has no URL now). Read from the store: only a refused decision costs it."""
+        offer_id = refusal.extra.get("offer_id") if isinstance(refusal, ConflictingDecision) else None
+        if not isinstance(offer_id, int):
+            stored = self._service.store.find_click(click_id)
+            if stored is None:
+                return None
+            offer_id = stored.decision.offer_id
+        url = self._service.landings.url_of(offer_id)
+        return None if url is None else (offer_id, url)
 
     async def postback(self, postback: Postback) -> PostbackResult:
         """``BanditService.postback``, committed with the other requests' at hand."""

@@ -12,6 +12,8 @@ const formats = {
   epc: new Intl.NumberFormat("en-US", { minimumFractionDigits: 3, maximumFractionDigits: 3 }),
   rate: new Intl.NumberFormat("en-US", { style: "percent", minimumFractionDigits: 2, maximumFractionDigits: 2 }),
   share: new Intl.NumberFormat("en-US", { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 }),
+  signedEpc: new Intl.NumberFormat("en-US", { minimumFractionDigits: 3, maximumFractionDigits: 3, signDisplay: "exceptZero" }),
+  signedMoney: new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2, signDisplay: "exceptZero" }),
   time: new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" }),
 };
 
@@ -75,6 +77,7 @@ function render(data) {
   renderTotals(data);
   renderOffers(data);
   renderRefused(data.postbacks.refused);
+  renderUplift(data);
   byId("share-chart").innerHTML = data.share_svg;
   byId("revenue-chart").innerHTML = data.revenue_svg;
   lastUpdate = new Date(data.updated_at * 1000);
@@ -207,6 +210,59 @@ function renderRefused(refused) {
   );
   byId("refused").hidden = reasons.length === 0;
   byId("refused-empty").hidden = reasons.length > 0;
+}
+
+// --- uplift over the holdout: the bandit's revenue per click against random rotation's
+
+function interval(range, confidence, format) {
+  return `${Math.round(confidence * 100)} % interval: ${format.format(range.low)} to ${format.format(range.high)}`;
+}
+
+function verdict(difference) {
+  if (difference.low > 0) return ["The bandit earns more than random rotation: the whole interval is above 0.", "good"];
+  if (difference.high < 0) return ["The bandit earns less than random rotation: the whole interval is below 0.", "bad"];
+  return ["Not told apart from random rotation yet: the interval holds 0. It narrows as more clicks resolve.", ""];
+}
+
+function renderUplift(data) {
+  const uplift = data.uplift;
+  byId("uplift-window").textContent = `· last ${formats.count.format(data.hours)} hours`;
+  byId("uplift-currency").textContent = data.currency;
+  byId("uplift-computed").textContent = `Computed ${formats.time.format(new Date(uplift.computed_at * 1000))}, at most once a minute.`;
+  const measured = uplift.holdout.clicks > 0;
+  const waiting = !measured && uplift.holdout.pending > 0; // a holdout, none of its clicks resolved yet
+  byId("uplift-figures").hidden = !measured;
+  byId("uplift-verdict").hidden = !measured;
+  byId("uplift-empty").hidden = measured || waiting;
+  byId("uplift-waiting").hidden = !waiting;
+  byId("uplift-waiting").textContent = waiting
+    ? `The holdout's ${formats.count.format(uplift.holdout.pending)} ${uplift.holdout.pending === 1 ? "click" : "clicks"} ` +
+      "in this window are all still pending: the comparison shows once some are resolved (fed back, or past the attribution window)."
+    : "";
+  for (const group of ["bandit", "holdout"]) {
+    const figures = uplift[group];
+    byId(`uplift-${group}-rpc`).textContent = figures.rpc === null ? "–" : formats.epc.format(figures.rpc);
+    byId(`uplift-${group}-clicks`).textContent =
+      `${formats.count.format(figures.clicks)} resolved ${figures.clicks === 1 ? "click" : "clicks"}` +
+      (figures.pending ? ` · ${formats.count.format(figures.pending)} pending` : "");
+  }
+  const { difference, extra_revenue: extra, confidence } = uplift;
+  byId("uplift-difference").textContent = difference ? formats.signedEpc.format(difference.estimate) : "–";
+  byId("uplift-difference-interval").textContent = difference
+    ? interval(difference, confidence, formats.signedEpc)
+    : "needs two resolved clicks in each group";
+  byId("uplift-extra").textContent = extra ? formats.signedMoney.format(extra.estimate) : "–";
+  byId("uplift-extra-interval").textContent = extra ? interval(extra, confidence, formats.signedMoney) : "";
+  const pending = byId("uplift-pending");
+  const left = (uplift.bandit.pending || 0) + (uplift.holdout.pending || 0);
+  pending.hidden = !measured || left === 0;
+  pending.textContent =
+    `${formats.count.format(left)} ${left === 1 ? "click is" : "clicks are"} still pending and left out. With postbacks ` +
+    "alone a click that does not convert is resolved only when its attribution window passes: until then both RPCs read high.";
+  const [text, tone] = difference ? verdict(difference) : ["", ""];
+  const line = byId("uplift-verdict");
+  line.textContent = text;
+  line.className = tone ? `uplift-verdict ${tone}` : "uplift-verdict";
 }
 
 document.addEventListener("DOMContentLoaded", () => {
