@@ -116,6 +116,7 @@ class SmartlinkList(BaseModel):
 
 
 NOT_FOUND = {404: error("No smartlink of that name.")}
+NOT_JSON = {400: error("The body is not JSON.")}
 
 
 def _not_found(name: str) -> HTTPException:
@@ -123,7 +124,7 @@ def _not_found(name: str) -> HTTPException:
 
 
 @router.put("/smartlinks/{name}", response_model=SmartlinkOut, summary="Create or replace a smartlink (admin)",
-            **guarded(Role.admin))  # fmt: skip
+            **guarded(Role.admin, NOT_JSON))  # fmt: skip
 async def put_smartlink(request: Request, name: SmartlinkName, body: SmartlinkIn) -> SmartlinkOut:
     """The whole smartlink: fields left out take their defaults (`PATCH` changes some)."""
     return SmartlinkOut.of(await patiently(service_of(request).landings.put, body.smartlink(name)))
@@ -133,7 +134,7 @@ async def put_smartlink(request: Request, name: SmartlinkName, body: SmartlinkIn
     "/smartlinks/{name}",
     response_model=SmartlinkOut,
     summary="Change some fields of a smartlink (admin)",
-    **guarded(Role.admin, NOT_FOUND),
+    **guarded(Role.admin, {**NOT_JSON, **NOT_FOUND}),
 )
 async def patch_smartlink(
     request: Request, name: SmartlinkName, body: Annotated[dict[str, Any], Body(examples=[{"holdout": 0.1}])]

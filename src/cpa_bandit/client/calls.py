@@ -221,7 +221,8 @@ def stats(offer_ids: OfferIds | None = None, source: str | None = None) -> Call[
 class OfferFields(TypedDict, total=False):
     """The fields of a registry entry. A ``PUT`` replaces the entry, so omitted ones take the
     service's defaults (none, ``active``, ``UTC``, ``False``); a ``PATCH`` changes the fields
-    given and keeps the others, None clearing a nullable one (``name``, ``payout``, the caps)."""
+    given and keeps the others, None clearing a nullable one (``name``, ``payout``, the caps,
+    ``url``)."""
 
     name: str | None
     payout: Number | None
@@ -233,6 +234,8 @@ class OfferFields(TypedDict, total=False):
     timezone: str
     """IANA name of the caps' days and months."""
     multiple_conversions: bool
+    url: str | None
+    """The landing URL template where ``/go/`` sends a visitor (docs/smartlinks.md)."""
 
 
 def get_offer(offer_id: int) -> Call[Offer]:

@@ -167,6 +167,8 @@ class Offer:
     capped_until: float | None
     """Unix time at which an offer at its cap returns; None when not capped now."""
     updated_at: float
+    url: str | None = None
+    """The landing URL template of smartlinks' redirects (None: on no smartlink)."""
 
 
 def offer_list(data: Any) -> tuple[Offer, ...]:
