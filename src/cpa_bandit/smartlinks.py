@@ -52,6 +52,12 @@ def check_template(template: str) -> str:
     return template
 
 
+def checked_url(url: str | None) -> str | None:
+    """``check_template`` of a URL that may be absent: the validator of every URL field the
+    API takes (an ``InvalidTemplate`` is a ``ValueError``, which pydantic reports as a 422)."""
+    return None if url is None else check_template(url)
+
+
 def fill(template: str, values: Mapping[str, str]) -> str:
     """The template with each macro replaced by its URL-encoded value ('' when absent): a
     visitor's sub id cannot add a parameter or leave the query string."""

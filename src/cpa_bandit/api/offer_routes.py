@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from ..caps import valid_timezone
 from ..domain import Offer
 from ..ids import MAX_OFFER_ID
-from ..smartlinks import MACROS, InvalidTemplate, check_template
+from ..smartlinks import MACROS, checked_url
 from ..money import MAX_AMOUNT, from_micros, representable, to_micros
 from ..keys import Role
 from ..clickpath.path import patiently
@@ -56,18 +56,9 @@ Multiple = Annotated[
 ]
 
 
-def _landing_url(url: str | None) -> str | None:
-    if url is None:
-        return None
-    try:
-        return check_template(url)
-    except InvalidTemplate as exc:
-        raise ValueError(str(exc)) from None
-
-
 LandingUrl = Annotated[
     str | None,
-    AfterValidator(_landing_url),
+    AfterValidator(checked_url),
     Field(
         description="The landing page, where `/go/` sends a visitor to whom this offer was chosen: an absolute"
         " http(s) URL whose macros " + ", ".join(f"`{{{name}}}`" for name in MACROS) + " are filled in per visitor"

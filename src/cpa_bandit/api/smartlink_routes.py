@@ -21,7 +21,7 @@ from ..evaluation.uplift import CONFIDENCE, GroupRevenue, Interval
 from ..ids import CLICK_ID_PATTERN, MAX_OFFER_ID
 from ..keys import Role
 from ..policies import Sampler
-from ..smartlinks import NAME_PATTERN, SUB_IDS, InvalidTemplate, Smartlink, check_template
+from ..smartlinks import NAME_PATTERN, SUB_IDS, Smartlink, checked_url
 from .deps import click_path_of, guarded, service_of
 from .responses import error
 from .seed_routes import MAX_PARAMETER
@@ -38,15 +38,6 @@ MAX_SUB_LENGTH = 256
 that proxies pass (nginx's 32k buffers in deploy/)."""
 
 SmartlinkName = Annotated[str, Path(pattern=NAME_PATTERN, examples=["eu-dating"])]
-
-
-def _url(url: str | None) -> str | None:
-    if url is None:
-        return None
-    try:
-        return check_template(url)
-    except InvalidTemplate as exc:
-        raise ValueError(str(exc)) from None
 
 
 class SamplerParams(BaseModel):
@@ -77,7 +68,7 @@ class SmartlinkIn(BaseModel):
         0.0, ge=0, le=1, description="Traffic floor: each eligible offer is chosen with at least this probability"
         " (at most 1 / offers; e.g. 0.01).",
     )  # fmt: skip
-    fallback_url: Annotated[str | None, AfterValidator(_url)] = Field(
+    fallback_url: Annotated[str | None, AfterValidator(checked_url)] = Field(
         None,
         description="Where a visitor goes when every offer is paused, capped, archived or without a URL (the same"
         " macros; `{offer_id}` empty); null: 404.",

@@ -53,10 +53,9 @@ class Landings:
         self._cached.clear()
 
     def _read(self, name: str) -> Landing | None:
-        spec = self._store.get_smartlink(name)
-        if spec is None:
+        link = self.link(name)
+        if link is None:
             return None
-        link = Smartlink.from_json(spec)
         offers = self._store.get_offers(link.offers)
         return Landing(link, {offer.offer_id: offer.url for offer in offers if offer.url})
 
